@@ -301,7 +301,7 @@ mod tests {
             &"a".repeat(64).replace('a', "e"),
             "error: invalid repository name (eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee), cannot specify 64-byte hexadecimal strings",
         );
-        check("bad host!/a", "error: invalid reference format: \"bad host!/a\"");
+        check("bad host!/a", "error: invalid reference format: \"docker.io/bad host!/a\"");
         check("a b", "error: invalid reference format: \"docker.io/library/a b\"");
     }
 
