@@ -1,0 +1,768 @@
+//! The HTTP side: endpoints, authentication, retries, limits and digest checks.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use hangar_reference::{Algorithm, Digest, Reference};
+use reqwest::StatusCode;
+use reqwest::Url;
+use reqwest::blocking::Client as Http;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER, WWW_AUTHENTICATE};
+use sha2::Digest as _;
+
+use crate::challenge::{self, Challenge};
+use crate::credentials::{CredentialError, CredentialStore, Credentials};
+use crate::{MANIFEST_SIZE_LIMIT, media_type};
+
+const ACCEPT_MANIFESTS: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.v1+prettyjws, application/vnd.docker.distribution.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.index.v1+json";
+/// Error bodies are read only this far.
+const ERROR_BODY_LIMIT: u64 = 64 << 10;
+const TOKEN_BODY_LIMIT: u64 = 1 << 20;
+/// Without a deadline, no single request may take longer than this.
+const REQUEST_CAP: Duration = Duration::from_secs(300);
+const MAX_429_ATTEMPTS: u32 = 5;
+const MAX_TRANSIENT_ATTEMPTS: u32 = 3;
+
+/// When the work for one image must be finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadline(Option<Instant>);
+
+impl Deadline {
+    /// No deadline (each request is still capped).
+    pub fn none() -> Deadline {
+        Deadline(None)
+    }
+
+    /// `budget` from now.
+    pub fn after(budget: Duration) -> Deadline {
+        Deadline(Instant::now().checked_add(budget))
+    }
+
+    /// Time left, `None` when unbounded.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.0.map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    fn request_timeout(&self) -> Option<Duration> {
+        match self.remaining() {
+            Some(r) if r.is_zero() => None,
+            Some(r) => Some(r.min(REQUEST_CAP)),
+            None => Some(REQUEST_CAP),
+        }
+    }
+
+    /// Whether waiting `d` would still end before the deadline.
+    fn allows(&self, d: Duration) -> bool {
+        self.remaining().is_none_or(|r| r > d)
+    }
+}
+
+/// How TLS is used (`--tls-verify`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TlsVerify {
+    /// Flag unset: HTTPS with verified certificates.
+    #[default]
+    Default,
+    /// `--tls-verify=true`: HTTPS with verified certificates only.
+    Require,
+    /// `--tls-verify=false`: HTTPS without verification, plain HTTP when HTTPS fails.
+    Skip,
+}
+
+/// How to build a [`Client`]; start from `Config::default()`.
+#[derive(Debug, Default)]
+pub struct Config {
+    /// TLS verification mode.
+    pub tls_verify: TlsVerify,
+    /// Where credentials come from.
+    pub credentials: CredentialStore,
+    /// `User-Agent` header; empty for the default.
+    pub user_agent: String,
+}
+
+/// Errors from registry requests. Messages name the URL and never carry credentials.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The connection failed or broke.
+    #[error("GET {url}: {message}")]
+    Transport {
+        /// The request URL.
+        url: String,
+        /// The whole cause chain, flattened.
+        message: String,
+    },
+    /// The time budget ran out.
+    #[error("GET {url}: timed out")]
+    Timeout {
+        /// The request URL.
+        url: String,
+    },
+    /// 404: no such manifest, tag or blob.
+    #[error("GET {url}: not found{}", detail_suffix(detail))]
+    NotFound {
+        /// The request URL.
+        url: String,
+        /// The registry's `errors` text.
+        detail: String,
+    },
+    /// Any other non-success status.
+    #[error("GET {url}: HTTP status {status}{}", detail_suffix(detail))]
+    Status {
+        /// The request URL.
+        url: String,
+        /// The HTTP status code.
+        status: u16,
+        /// The registry's `errors` text.
+        detail: String,
+    },
+    /// A body larger than allowed.
+    #[error("GET {url}: body exceeds the {limit}-byte limit")]
+    TooLarge {
+        /// The request URL.
+        url: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The bytes do not have the digest they must have.
+    #[error("GET {url}: digest mismatch: expected {expected}, got {actual}")]
+    DigestMismatch {
+        /// The request URL.
+        url: String,
+        /// The digest asked for (or announced).
+        expected: String,
+        /// The digest of the bytes received.
+        actual: String,
+    },
+    /// Authentication failed.
+    #[error("authenticating to {registry}: {message}")]
+    Auth {
+        /// The registry host.
+        registry: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// Credentials could not be read.
+    #[error(transparent)]
+    Credentials(#[from] CredentialError),
+    /// The HTTP client could not be built.
+    #[error("building the HTTP client: {0}")]
+    Setup(String),
+}
+
+fn detail_suffix(detail: &str) -> String {
+    if detail.is_empty() { String::new() } else { format!(": {detail}") }
+}
+
+/// A manifest exactly as the registry sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// The raw bytes: digests are computed over these, never over a re-serialization.
+    pub bytes: Vec<u8>,
+    /// The media type from `Content-Type` (parameters stripped), or from the body when the
+    /// header is missing or generic.
+    pub media_type: String,
+    /// The digest of `bytes` (in the algorithm of the requested digest, else SHA-256).
+    pub digest: Digest,
+}
+
+/// A resolved registry endpoint: where to send requests and how it wants auth.
+#[derive(Debug, Clone)]
+struct Endpoint {
+    base: Url,
+    insecure: bool,
+    challenge: Option<Challenge>,
+}
+
+#[derive(Clone)]
+struct Token {
+    value: String,
+    expires: Instant,
+}
+
+type Slot<T> = Arc<Mutex<Option<T>>>;
+
+/// A registry client, `Send + Sync`, meant to be shared by every worker of a run.
+pub struct Client {
+    secure: Http,
+    insecure: Option<Http>,
+    tls_verify: TlsVerify,
+    credentials: CredentialStore,
+    endpoints: Mutex<HashMap<String, Slot<Endpoint>>>,
+    tokens: Mutex<HashMap<(String, String), Slot<Token>>>,
+    requests: AtomicU64,
+    token_requests: AtomicU64,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("tls_verify", &self.tls_verify)
+            .field("requests", &self.requests)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn flatten(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = c.source();
+    }
+    s
+}
+
+/// The host a registry name is reached at.
+fn host_of(registry: &str) -> &str {
+    if registry == "docker.io" { "registry-1.docker.io" } else { registry }
+}
+
+fn hash(algorithm: Algorithm, bytes: &[u8]) -> Digest {
+    let h: Vec<u8> = match algorithm {
+        Algorithm::Sha384 => sha2::Sha384::digest(bytes).to_vec(),
+        Algorithm::Sha512 => sha2::Sha512::digest(bytes).to_vec(),
+        _ => sha2::Sha256::digest(bytes).to_vec(),
+    };
+    #[allow(clippy::expect_used)] // the hash has the algorithm's exact length
+    Digest::from_bytes(algorithm, &h).expect("hash length matches algorithm")
+}
+
+/// What a request returned, body read within its limit.
+struct Fetched {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+    url: Url,
+}
+
+impl Client {
+    /// Builds the client; no network traffic happens here.
+    pub fn new(config: Config) -> Result<Client, Error> {
+        let ua = if config.user_agent.is_empty() {
+            concat!("hangar/", env!("CARGO_PKG_VERSION")).to_owned()
+        } else {
+            config.user_agent.clone()
+        };
+        let build = |insecure: bool| {
+            Http::builder()
+                .user_agent(ua.clone())
+                .connect_timeout(Duration::from_secs(30))
+                .pool_max_idle_per_host(32)
+                .tls_danger_accept_invalid_certs(insecure)
+                .build()
+                .map_err(|e| Error::Setup(flatten(&e)))
+        };
+        Ok(Client {
+            secure: build(false)?,
+            insecure: match config.tls_verify {
+                TlsVerify::Skip => Some(build(true)?),
+                _ => None,
+            },
+            tls_verify: config.tls_verify,
+            credentials: config.credentials,
+            endpoints: Mutex::default(),
+            tokens: Mutex::default(),
+            requests: AtomicU64::new(0),
+            token_requests: AtomicU64::new(0),
+        })
+    }
+
+    /// HTTP requests sent so far (pings, tokens, manifests, blobs, retries).
+    pub fn request_count(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Token requests sent so far.
+    pub fn token_request_count(&self) -> u64 {
+        self.token_requests.load(Ordering::Relaxed)
+    }
+
+    /// Fetches the manifest `image` names (by digest if it has one, else by tag). A by-digest
+    /// fetch is checked against the digest; a `Docker-Content-Digest` header must match too.
+    pub fn get_manifest(&self, image: &Reference, deadline: Deadline) -> Result<Manifest, Error> {
+        let f = self.get(image, &format!("manifests/{}", image.request_ref()), Some(ACCEPT_MANIFESTS), MANIFEST_SIZE_LIMIT, deadline)?;
+        let algorithm = image.digest().map_or(Algorithm::Sha256, Digest::algorithm);
+        let digest = hash(algorithm, &f.body);
+        if let Some(want) = image.digest() {
+            if *want != digest {
+                return Err(Error::DigestMismatch {
+                    url: f.url.to_string(),
+                    expected: want.to_string(),
+                    actual: digest.to_string(),
+                });
+            }
+        }
+        let announced = f.headers.get("docker-content-digest").and_then(|v| v.to_str().ok());
+        if let Some(Ok(announced)) = announced.map(str::parse::<Digest>) {
+            if hash(announced.algorithm(), &f.body) != announced {
+                return Err(Error::DigestMismatch {
+                    url: f.url.to_string(),
+                    expected: announced.to_string(),
+                    actual: hash(announced.algorithm(), &f.body).to_string(),
+                });
+            }
+        }
+        let media_type = media_type_of(&f.headers, &f.body);
+        Ok(Manifest {
+            bytes: f.body,
+            media_type,
+            digest,
+        })
+    }
+
+    /// Fetches blob `digest` of `repository` (following redirects, which never carry our
+    /// credentials to another host), at most `limit` bytes, digest-checked.
+    pub fn get_blob(&self, repository: &Reference, digest: &Digest, limit: u64, deadline: Deadline) -> Result<Vec<u8>, Error> {
+        let f = self.get(repository, &format!("blobs/{digest}"), None, limit, deadline)?;
+        let actual = hash(digest.algorithm(), &f.body);
+        if actual != *digest {
+            return Err(Error::DigestMismatch {
+                url: f.url.to_string(),
+                expected: digest.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        Ok(f.body)
+    }
+
+    /// GET `/v2/<path>/<suffix>` with authentication; 404 and other failures become errors.
+    fn get(&self, image: &Reference, suffix: &str, accept: Option<&str>, limit: u64, deadline: Deadline) -> Result<Fetched, Error> {
+        let registry = image.domain();
+        let endpoint = self.endpoint(registry, deadline)?;
+        let http = self.http(endpoint.insecure);
+        let url = endpoint
+            .base
+            .join(&format!("/v2/{}/{suffix}", image.path()))
+            .map_err(|e| Error::Setup(format!("bad URL for {image}: {e}")))?;
+        let mut challenge = endpoint.challenge.clone();
+        let mut fresh_token = false;
+        loop {
+            let auth = match &challenge {
+                Some(c) => self.authorization(registry, image.path(), c, fresh_token, deadline)?,
+                None => None,
+            };
+            let mut headers: Vec<(reqwest::header::HeaderName, String)> = Vec::new();
+            if let Some(a) = accept {
+                headers.push((ACCEPT, a.to_owned()));
+            }
+            if let Some(a) = auth {
+                headers.push((AUTHORIZATION, a));
+            }
+            let f = self.fetch(http, &url, &headers, limit, deadline)?;
+            match f.status {
+                s if s.is_success() => return Ok(f),
+                StatusCode::UNAUTHORIZED if !fresh_token => {
+                    // The token expired or the registry wants another scheme: once more.
+                    challenge = first_supported(&f.headers).or(challenge);
+                    if challenge.is_none() {
+                        return Err(status_error(&f));
+                    }
+                    fresh_token = true;
+                }
+                _ => return Err(status_error(&f)),
+            }
+        }
+    }
+
+    fn http(&self, insecure: bool) -> &Http {
+        match (&self.insecure, insecure) {
+            (Some(h), true) => h,
+            _ => &self.secure,
+        }
+    }
+
+    /// Pings a registry once per run: HTTPS first, plain HTTP only with `TlsVerify::Skip`.
+    fn endpoint(&self, registry: &str, deadline: Deadline) -> Result<Endpoint, Error> {
+        let slot = lock(&self.endpoints).entry(registry.to_owned()).or_default().clone();
+        let mut guard = lock(&slot);
+        if let Some(e) = guard.as_ref() {
+            return Ok(e.clone());
+        }
+        let host = host_of(registry);
+        let mut schemes = vec![("https", self.tls_verify == TlsVerify::Skip)];
+        if self.tls_verify == TlsVerify::Skip {
+            schemes.push(("http", true));
+        }
+        let mut last_err = None;
+        for (scheme, insecure) in schemes {
+            let base = Url::parse(&format!("{scheme}://{host}/"))
+                .map_err(|e| Error::Setup(format!("registry {registry:?}: {e}")))?;
+            let Ok(ping) = base.join("/v2/") else { continue };
+            match self.fetch(self.http(insecure), &ping, &[], ERROR_BODY_LIMIT, deadline) {
+                Ok(f) if f.status.is_success() || f.status == StatusCode::UNAUTHORIZED => {
+                    let e = Endpoint {
+                        base,
+                        insecure,
+                        challenge: first_supported(&f.headers),
+                    };
+                    *guard = Some(e.clone());
+                    return Ok(e);
+                }
+                Ok(f) => return Err(status_error(&f)),
+                Err(e @ Error::Timeout { .. }) => return Err(e),
+                Err(e) => last_err = Some(e),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| Error::Setup(format!("no endpoint for {registry}"))))
+    }
+
+    /// The `Authorization` header value for one repository under `challenge`.
+    fn authorization(&self, registry: &str, path: &str, challenge: &Challenge, refresh: bool, deadline: Deadline) -> Result<Option<String>, Error> {
+        let creds = self.credentials.lookup(registry, path)?;
+        match challenge.scheme.as_str() {
+            "basic" => Ok(creds.map(|c| c.basic_header())),
+            "bearer" => {
+                let scope = format!("repository:{path}:pull");
+                let slot = lock(&self.tokens)
+                    .entry((registry.to_owned(), scope.clone()))
+                    .or_default()
+                    .clone();
+                // Holding the slot while fetching makes other workers wait for this token
+                // instead of asking for their own.
+                let mut guard = lock(&slot);
+                if let Some(t) = guard.as_ref() {
+                    if !refresh && t.expires > Instant::now() {
+                        return Ok(Some(format!("Bearer {}", t.value)));
+                    }
+                }
+                let token = self.fetch_token(registry, challenge, &scope, creds.as_ref(), deadline)?;
+                let header = format!("Bearer {}", token.value);
+                *guard = Some(token);
+                Ok(Some(header))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn fetch_token(&self, registry: &str, challenge: &Challenge, scope: &str, creds: Option<&Credentials>, deadline: Deadline) -> Result<Token, Error> {
+        let auth_err = |message: String| Error::Auth {
+            registry: registry.to_owned(),
+            message,
+        };
+        let realm = challenge.param("realm").ok_or_else(|| auth_err("bearer challenge without realm".into()))?;
+        let mut url = Url::parse(realm).map_err(|e| auth_err(format!("invalid realm {realm:?}: {e}")))?;
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(service) = challenge.param("service") {
+                q.append_pair("service", service);
+            }
+            q.append_pair("scope", scope);
+            if let Some(c) = creds {
+                q.append_pair("account", &c.username);
+            }
+        }
+        let mut headers = Vec::new();
+        if let Some(c) = creds {
+            headers.push((AUTHORIZATION, c.basic_header()));
+        }
+        self.token_requests.fetch_add(1, Ordering::Relaxed);
+        let insecure = self.tls_verify == TlsVerify::Skip;
+        let started = Instant::now();
+        let f = self.fetch(self.http(insecure), &url, &headers, TOKEN_BODY_LIMIT, deadline)?;
+        if !f.status.is_success() {
+            return Err(auth_err(status_error(&f).to_string()));
+        }
+        #[derive(serde::Deserialize)]
+        struct TokenResponse {
+            #[serde(default)]
+            token: String,
+            #[serde(default)]
+            access_token: String,
+            #[serde(default)]
+            expires_in: u64,
+        }
+        let t: TokenResponse = serde_json::from_slice(&f.body).map_err(|e| auth_err(format!("token response: {e}")))?;
+        let value = if t.token.is_empty() { t.access_token } else { t.token };
+        if value.is_empty() {
+            return Err(auth_err("token response has no token".into()));
+        }
+        // Tokens live at least 60 s (distribution's default); renew 5 s early.
+        let life = Duration::from_secs(t.expires_in.max(60)).saturating_sub(Duration::from_secs(5));
+        Ok(Token {
+            value,
+            expires: started + life,
+        })
+    }
+
+    /// One GET with retries: 429 (honouring `Retry-After`), 5xx and broken connections or
+    /// bodies, all within the deadline. The body is read up to `limit` bytes.
+    fn fetch(&self, http: &Http, url: &Url, headers: &[(reqwest::header::HeaderName, String)], limit: u64, deadline: Deadline) -> Result<Fetched, Error> {
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let Some(timeout) = deadline.request_timeout() else {
+                return Err(Error::Timeout { url: url.to_string() });
+            };
+            let mut req = http.get(url.clone()).timeout(timeout);
+            for (k, v) in headers {
+                req = req.header(k, v);
+            }
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(url = %url, attempt, "GET");
+            let result = req.send().map_err(|e| transport_error(url, &e)).and_then(|resp| {
+                let status = resp.status();
+                let limit = if status.is_success() { limit } else { ERROR_BODY_LIMIT };
+                let headers = resp.headers().clone();
+                let final_url = resp.url().clone();
+                let body = read_limited(resp, limit, url)?;
+                Ok(Fetched {
+                    status,
+                    headers,
+                    body,
+                    url: final_url,
+                })
+            });
+            let wait = match &result {
+                Ok(f) if f.status == StatusCode::TOO_MANY_REQUESTS && attempt < MAX_429_ATTEMPTS => {
+                    Some(retry_after(&f.headers).unwrap_or_else(|| backoff(attempt, Duration::from_secs(2), Duration::from_secs(60))))
+                }
+                Ok(f) if f.status.is_server_error() && attempt < MAX_TRANSIENT_ATTEMPTS => {
+                    Some(backoff(attempt, Duration::from_millis(200), Duration::from_secs(5)))
+                }
+                Err(Error::Transport { .. }) if attempt < MAX_TRANSIENT_ATTEMPTS => {
+                    Some(backoff(attempt, Duration::from_millis(100), Duration::from_secs(5)))
+                }
+                _ => None,
+            };
+            match wait {
+                Some(w) if deadline.allows(w) => {
+                    if let Ok(f) = &result {
+                        tracing::debug!(url = %url, status = f.status.as_u16(), wait_ms = w.as_millis() as u64, "retrying");
+                    }
+                    std::thread::sleep(w);
+                }
+                _ => {
+                    if let Ok(f) = &result {
+                        tracing::debug!(url = %url, status = f.status.as_u16(), bytes = f.body.len(), "response");
+                    }
+                    return result;
+                }
+            }
+        }
+    }
+}
+
+fn backoff(attempt: u32, first: Duration, cap: Duration) -> Duration {
+    first.saturating_mul(1 << (attempt - 1).min(16)).min(cap)
+}
+
+/// `Retry-After` as seconds or an HTTP date, capped at 60 s.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    let d = match v.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => httpdate_to_system_time(v)?.duration_since(SystemTime::now()).unwrap_or_default(),
+    };
+    Some(d.min(Duration::from_secs(60)))
+}
+
+/// Parses the IMF-fixdate form (`Sun, 06 Nov 1994 08:49:37 GMT`), the only one servers
+/// must send.
+fn httpdate_to_system_time(s: &str) -> Option<SystemTime> {
+    let parts: Vec<&str> = s.split_whitespace().collect();
+    let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
+        return None;
+    };
+    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        .iter()
+        .position(|m| m == month)? as i64
+        + 1;
+    let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
+    let hms: Vec<i64> = time.split(':').map(str::parse).collect::<Result<_, _>>().ok()?;
+    let [h, m, sec] = hms.as_slice() else { return None };
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + h * 3600 + m * 60 + sec;
+    u64::try_from(secs).ok().map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs(s))
+}
+
+fn transport_error(url: &Url, e: &reqwest::Error) -> Error {
+    if e.is_timeout() {
+        Error::Timeout { url: url.to_string() }
+    } else {
+        Error::Transport {
+            url: url.to_string(),
+            message: flatten(e),
+        }
+    }
+}
+
+fn read_limited(resp: reqwest::blocking::Response, limit: u64, url: &Url) -> Result<Vec<u8>, Error> {
+    if resp.content_length().is_some_and(|n| n > limit) {
+        return Err(Error::TooLarge { url: url.to_string(), limit });
+    }
+    let mut body = Vec::new();
+    resp.take(limit + 1).read_to_end(&mut body).map_err(|e| {
+        let timed_out = e.kind() == std::io::ErrorKind::TimedOut || flatten(&e).contains("timed out");
+        if timed_out {
+            Error::Timeout { url: url.to_string() }
+        } else {
+            Error::Transport {
+                url: url.to_string(),
+                message: format!("reading body: {}", flatten(&e)),
+            }
+        }
+    })?;
+    if body.len() as u64 > limit {
+        return Err(Error::TooLarge { url: url.to_string(), limit });
+    }
+    Ok(body)
+}
+
+/// The first challenge we can answer (Bearer or Basic).
+fn first_supported(headers: &HeaderMap) -> Option<Challenge> {
+    headers
+        .get_all(WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(challenge::parse)
+        .find(|c| c.scheme == "bearer" || c.scheme == "basic")
+}
+
+/// The registry's `{"errors":[{"code","message"}]}` as text.
+fn error_detail(body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct Errors {
+        errors: Vec<ErrorItem>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ErrorItem {
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        message: String,
+    }
+    match serde_json::from_slice::<Errors>(body) {
+        Ok(e) => e
+            .errors
+            .iter()
+            .map(|i| match (i.code.is_empty(), i.message.is_empty()) {
+                (false, false) => format!("{}: {}", i.code, i.message),
+                (false, true) => i.code.clone(),
+                _ => i.message.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        Err(_) => String::new(),
+    }
+}
+
+fn status_error(f: &Fetched) -> Error {
+    let detail = error_detail(&f.body);
+    if f.status == StatusCode::NOT_FOUND {
+        Error::NotFound {
+            url: f.url.to_string(),
+            detail,
+        }
+    } else {
+        Error::Status {
+            url: f.url.to_string(),
+            status: f.status.as_u16(),
+            detail,
+        }
+    }
+}
+
+/// `Content-Type` without parameters; when absent or generic, the body's `mediaType`.
+fn media_type_of(headers: &HeaderMap, body: &[u8]) -> String {
+    let header = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().trim().to_owned())
+        .unwrap_or_default();
+    let generic = header.is_empty() || header == "text/plain" || header == "application/json" || header == "application/octet-stream";
+    if !generic {
+        return header;
+    }
+    #[derive(serde::Deserialize)]
+    struct Sniff {
+        #[serde(rename = "mediaType", default)]
+        media_type: String,
+        #[serde(rename = "schemaVersion", default)]
+        schema_version: u32,
+        #[serde(default)]
+        manifests: Option<serde::de::IgnoredAny>,
+    }
+    match serde_json::from_slice::<Sniff>(body) {
+        Ok(s) if !s.media_type.is_empty() => s.media_type,
+        Ok(s) if s.schema_version == 1 => media_type::DOCKER_SCHEMA1_SIGNED.to_owned(),
+        Ok(s) if s.manifests.is_some() => media_type::OCI_INDEX.to_owned(),
+        Ok(_) => media_type::OCI_MANIFEST.to_owned(),
+        Err(_) => header,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, "3".parse().expect("header"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
+        h.insert(RETRY_AFTER, "999".parse().expect("header"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(60)));
+        h.insert(RETRY_AFTER, "Sun, 06 Nov 1994 08:49:37 GMT".parse().expect("header"));
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        assert_eq!(
+            httpdate_to_system_time("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777))
+        );
+        h.insert(RETRY_AFTER, "soon".parse().expect("header"));
+        assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn backoff_is_bounded() {
+        let two = Duration::from_secs(2);
+        let cap = Duration::from_secs(60);
+        let got: Vec<u64> = (1..=7).map(|a| backoff(a, two, cap).as_secs()).collect();
+        assert_eq!(got, [2, 4, 8, 16, 32, 60, 60]);
+        assert_eq!(backoff(200, two, cap), cap);
+    }
+
+    #[test]
+    fn error_bodies() {
+        assert_eq!(
+            error_detail(br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"x"}}]}"#),
+            "MANIFEST_UNKNOWN: manifest unknown"
+        );
+        assert_eq!(error_detail(b"<html>"), "");
+    }
+
+    #[test]
+    fn media_types() {
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_TYPE, "application/vnd.oci.image.index.v1+json; charset=utf-8".parse().expect("h"));
+        assert_eq!(media_type_of(&h, b"{}"), media_type::OCI_INDEX);
+        let none = HeaderMap::new();
+        assert_eq!(media_type_of(&none, br#"{"schemaVersion":1}"#), media_type::DOCKER_SCHEMA1_SIGNED);
+        assert_eq!(media_type_of(&none, br#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json"}"#), media_type::DOCKER_MANIFEST);
+    }
+
+    #[test]
+    fn client_is_shareable() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Client>();
+    }
+}
