@@ -1,1 +1,203 @@
-//! placeholder
+//! Test harness shared by the integration tests, `cargo xtask demo` and benchmarks: real
+//! CNCF distribution registries (`docker-registry`) on loopback, each with its own config
+//! and storage in a temporary folder, stopped by pid when dropped.
+//!
+//! Never published; only loopback addresses are ever used.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// The registry binary from Debian's `docker-registry` package.
+pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
+/// The address the recorded signatures' identities name.
+pub const FIXTURE_ADDR: &str = "127.0.0.1:5000";
+
+/// The recorded skopeo-signed data (registry storage, verdicts, keys).
+pub fn fixture_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/skopeo-signed")
+}
+
+/// Fails with the install command when `path` is missing: tests never skip.
+pub fn require_tool(path: &str, package: &str) -> Result<(), String> {
+    if Path::new(path).exists() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{path} is missing: install it with `apt-get install -y {package}` (or run `cargo xtask ci`, which installs what tests need)"
+        ))
+    }
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> Result<u16, String> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("binding 127.0.0.1:0: {e}"))?;
+    l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh temporary folder, removed by [`TempDir`]'s drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Creates `$TMPDIR/hangar-<tag>-<pid>-<n>`.
+    pub fn new(tag: &str) -> Result<TempDir, String> {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let p = std::env::temp_dir().join(format!("hangar-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).map_err(|e| format!("creating {}: {e}", p.display()))?;
+        Ok(TempDir(p))
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running `docker-registry serve` process.
+pub struct Registry {
+    child: Child,
+    addr: String,
+    dir: TempDir,
+}
+
+impl Registry {
+    /// An empty registry on a free loopback port.
+    pub fn start_empty() -> Result<Registry, String> {
+        let addr = format!("127.0.0.1:{}", free_port()?);
+        Registry::start(&addr, None)
+    }
+
+    /// The recorded skopeo-signed data, served at `addr` (use [`FIXTURE_ADDR`] for the
+    /// identities to match). The storage is unpacked fresh, so tests may write to it.
+    pub fn start_fixture(addr: &str) -> Result<Registry, String> {
+        Registry::start(addr, Some(&fixture_dir().join("registry.tar.gz")))
+    }
+
+    fn start(addr: &str, storage: Option<&Path>) -> Result<Registry, String> {
+        require_tool(REGISTRY_BIN, "docker-registry")?;
+        let dir = TempDir::new("registry")?;
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).map_err(|e| e.to_string())?;
+        if let Some(tar) = storage {
+            let status = Command::new("tar")
+                .arg("-xzf")
+                .arg(tar)
+                .arg("-C")
+                .arg(&data)
+                .status()
+                .map_err(|e| format!("running tar: {e}"))?;
+            if !status.success() {
+                return Err(format!("tar -xzf {} failed: {status}", tar.display()));
+            }
+        }
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog: {{level: warn}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\n  delete: {{enabled: true}}\nhttp:\n  addr: {addr}\n",
+                data.display()
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        let log = std::fs::File::create(dir.path().join("registry.log")).map_err(|e| e.to_string())?;
+        let child = Command::new(REGISTRY_BIN)
+            .arg("serve")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("starting {REGISTRY_BIN}: {e}"))?;
+        let mut reg = Registry {
+            child,
+            addr: addr.to_owned(),
+            dir,
+        };
+        reg.wait_ready()?;
+        Ok(reg)
+    }
+
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(15) {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("docker-registry on {} exited ({status}): {}", self.addr, self.log()));
+            }
+            if http_status(&self.addr, "/v2/").is_some_and(|s| s == 200 || s == 401) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(format!("docker-registry on {} not ready after 15 s: {}", self.addr, self.log()))
+    }
+
+    /// `host:port`.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// The registry's own log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+    }
+
+    /// The pid, for callers that report it.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The status code of a plain-HTTP GET on loopback, or `None` if it fails (2 s timeout).
+pub fn http_status(addr: &str, path: &str) -> Option<u16> {
+    let (status, _) = http_get(addr, path, &[])?;
+    Some(status)
+}
+
+/// A plain-HTTP/1.0 GET, for harness code that must not depend on the client under test.
+pub fn http_get(addr: &str, path: &str, headers: &[(&str, &str)]) -> Option<(u16, Vec<u8>)> {
+    let sock = addr.parse().ok()?;
+    let mut s = TcpStream::connect_timeout(&sock, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut req = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).ok()?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).ok()?;
+    let text_end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&buf[..text_end]).to_string();
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, buf[text_end + 4..].to_vec()))
+}
+
+/// Reads a TSV file with a header row into maps from column name to value.
+pub fn read_tsv(path: &Path) -> Result<Vec<std::collections::BTreeMap<String, String>>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().ok_or("empty TSV")?.split('\t').collect();
+    Ok(lines
+        .filter(|l| !l.is_empty())
+        .map(|l| header.iter().map(|h| h.to_string()).zip(l.split('\t').map(str::to_owned)).collect())
+        .collect())
+}

@@ -1,1 +1,328 @@
-//! placeholder
+//! Validates the sigstore signatures of one container image in a registry, with
+//! containers/image's `sigstoreSigned` semantics: the pipeline behind
+//! `hangar sign validate`, callable for one image from any Rust program.
+//!
+//! For an index or manifest list every platform image that passes the [`PlatformFilter`] is
+//! validated by its digest reference (the index's own signature is never consulted); a
+//! single manifest is validated by the reference as written. Each platform image needs one
+//! signature that a trusted key made over a payload naming its digest and an acceptable
+//! identity.
+//!
+//! ```no_run
+//! // no_run: needs the recorded fixture registry on 127.0.0.1:5000.
+//! use hangar_policy::SignedIdentity;
+//! use hangar_reference::Reference;
+//! use hangar_registry::{Client, Config, Deadline, TlsVerify};
+//! use hangar_signature::PublicKey;
+//! use hangar_validate::{PlatformFilter, Validator, Verdict};
+//!
+//! let client = Client::new(Config { tls_verify: TlsVerify::Skip, ..Config::default() })?;
+//! let keys = [PublicKey::from_pem(&std::fs::read("lab.pub")?)?];
+//! let validator = Validator {
+//!     client: &client,
+//!     keys: &keys,
+//!     identity: &SignedIdentity::MatchRepoDigestOrExact,
+//!     platforms: &PlatformFilter::default(),
+//! };
+//! let image = Reference::parse_normalized("127.0.0.1:5000/fixtures/multi:v1")?;
+//! let result = validator.validate(&image, Deadline::none());
+//! assert_eq!(result.verdict, Verdict::Passed, "{:?}", result.reason);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+
+mod platform;
+
+use hangar_policy::SignedIdentity;
+use hangar_reference::{Digest, Reference};
+use hangar_registry::{Client, Deadline, Error as RegistryError, media_type};
+use hangar_signature::{SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, PublicKey, verify};
+
+pub use platform::{Platform, PlatformFilter};
+
+/// The largest signature payload read (containers/image's limit).
+pub const SIGNATURE_SIZE_LIMIT: u64 = 4 << 20;
+/// The largest image config read to learn a single manifest's platform.
+pub const CONFIG_SIZE_LIMIT: u64 = 4 << 20;
+
+/// containers/image's text when a platform image has no signature at all.
+pub const NO_SIGNATURE: &str = "A signature was required, but no signature exists";
+/// The skip reason when no platform image passes the filter.
+pub const NO_PLATFORM: &str = "no available image for specified arch and os";
+
+/// How one image (a list line) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every selected platform image has an accepted signature.
+    Passed,
+    /// Something is unsigned, badly signed, or could not be checked.
+    Failed,
+    /// No platform image passed the filter: nothing to validate.
+    Skipped,
+}
+
+/// A signature that was accepted for a platform image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// The identity the signature claims (`docker-reference`, as written).
+    pub identity: String,
+    /// The fingerprint of the key that verified it.
+    pub key_fingerprint: String,
+}
+
+/// The result for one platform image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformResult {
+    /// `os/arch[/variant]`.
+    pub platform: Platform,
+    /// The reference validated (a digest reference for index entries).
+    pub reference: Reference,
+    /// The platform manifest's digest.
+    pub digest: Digest,
+    /// The accepted signature, or why none was.
+    pub outcome: Result<Accepted, String>,
+}
+
+/// The result for one image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageResult {
+    /// Passed, failed or skipped.
+    pub verdict: Verdict,
+    /// Why it failed or was skipped; `None` when it passed.
+    pub reason: Option<String>,
+    /// Every platform image that was validated.
+    pub platforms: Vec<PlatformResult>,
+}
+
+impl ImageResult {
+    fn failed(reason: String) -> ImageResult {
+        ImageResult {
+            verdict: Verdict::Failed,
+            reason: Some(reason),
+            platforms: Vec::new(),
+        }
+    }
+}
+
+/// Everything validation needs, borrowed: build it once and share it across threads.
+#[derive(Debug, Clone, Copy)]
+pub struct Validator<'a> {
+    /// The registry client.
+    pub client: &'a Client,
+    /// Trusted keys: any of them may verify a signature.
+    pub keys: &'a [PublicKey],
+    /// How a signature's identity must match the image.
+    pub identity: &'a SignedIdentity,
+    /// Which platforms of an index to validate.
+    pub platforms: &'a PlatformFilter,
+}
+
+#[derive(serde::Deserialize)]
+struct IndexJson {
+    manifests: Vec<DescriptorJson>,
+}
+
+#[derive(serde::Deserialize)]
+struct DescriptorJson {
+    #[serde(rename = "mediaType", default)]
+    media_type: String,
+    digest: String,
+    #[serde(default)]
+    platform: Option<PlatformJson>,
+}
+
+#[derive(serde::Deserialize)]
+struct PlatformJson {
+    #[serde(default)]
+    architecture: String,
+    #[serde(default)]
+    os: String,
+    #[serde(default)]
+    variant: Option<String>,
+}
+
+impl Validator<'_> {
+    /// Validates `image` (tag or digest reference) within `deadline`.
+    pub fn validate(&self, image: &Reference, deadline: Deadline) -> ImageResult {
+        // `name:tag@digest` validates the digest; the tag is only informational.
+        let image = match image.digest() {
+            Some(d) if image.tag().is_some() => image.with_digest(d.clone()),
+            _ => image.clone(),
+        };
+        let manifest = match self.client.get_manifest(&image, deadline) {
+            Ok(m) => m,
+            Err(e) => return ImageResult::failed(format!("fetching manifest: {e}")),
+        };
+        match manifest.media_type.as_str() {
+            media_type::OCI_INDEX | media_type::DOCKER_LIST => self.validate_index(&image, &manifest.bytes, deadline),
+            media_type::OCI_MANIFEST | media_type::DOCKER_MANIFEST => {
+                self.validate_single(&image, &manifest.bytes, manifest.digest, deadline)
+            }
+            mt @ (media_type::DOCKER_SCHEMA1 | media_type::DOCKER_SCHEMA1_SIGNED) => {
+                ImageResult::failed(format!("unsupported to sign for deprecated image MIME type {mt:?}"))
+            }
+            mt => ImageResult::failed(format!("unsupported manifest MIME type {mt:?}")),
+        }
+    }
+
+    fn validate_index(&self, image: &Reference, bytes: &[u8], deadline: Deadline) -> ImageResult {
+        // oci-spec would refuse a whole index over one odd entry; entries are judged one by one.
+        let index: IndexJson = match serde_json::from_slice(bytes) {
+            Ok(i) => i,
+            Err(e) => return ImageResult::failed(format!("invalid manifest list: {e}")),
+        };
+        let mut platforms = Vec::new();
+        for entry in &index.manifests {
+            let Some(p) = &entry.platform else { continue };
+            let platform = Platform::new(&p.os, &p.architecture, p.variant.as_deref());
+            if !self.platforms.matches(&platform) {
+                continue;
+            }
+            let digest = match entry.digest.parse::<Digest>() {
+                Ok(d) => d,
+                Err(e) => return ImageResult::failed(format!("manifest list entry {platform} has invalid digest {:?}: {e}", entry.digest)),
+            };
+            if entry.media_type == media_type::DOCKER_SCHEMA1 || entry.media_type == media_type::DOCKER_SCHEMA1_SIGNED {
+                return ImageResult::failed(format!(
+                    "{platform}: unsupported to sign for deprecated image MIME type {:?}",
+                    entry.media_type
+                ));
+            }
+            let reference = image.with_digest(digest.clone());
+            let outcome = self.validate_platform(&reference, &digest, &reference, deadline);
+            platforms.push(PlatformResult {
+                platform,
+                reference,
+                digest,
+                outcome,
+            });
+        }
+        summarize(platforms, true)
+    }
+
+    fn validate_single(&self, image: &Reference, bytes: &[u8], digest: Digest, deadline: Deadline) -> ImageResult {
+        let manifest = match oci_spec::image::ImageManifest::from_reader(bytes) {
+            Ok(m) => m,
+            Err(e) => return ImageResult::failed(format!("invalid image manifest: {e}")),
+        };
+        let config_digest = match manifest.config().digest().to_string().parse::<Digest>() {
+            Ok(d) => d,
+            Err(e) => return ImageResult::failed(format!("invalid config digest: {e}")),
+        };
+        let repository = image.repository();
+        let config = match self.client.get_blob(&repository, &config_digest, CONFIG_SIZE_LIMIT, deadline) {
+            Ok(c) => c,
+            Err(e) => return ImageResult::failed(format!("fetching image config: {e}")),
+        };
+        let platform = match serde_json::from_slice::<PlatformJson>(&config) {
+            Ok(p) => Platform::new(&p.os, &p.architecture, p.variant.as_deref()),
+            Err(e) => return ImageResult::failed(format!("invalid image config: {e}")),
+        };
+        if !self.platforms.matches(&platform) {
+            return summarize(Vec::new(), false);
+        }
+        let outcome = self.validate_platform(&repository, &digest, image, deadline);
+        summarize(
+            vec![PlatformResult {
+                platform,
+                reference: image.clone(),
+                digest,
+                outcome,
+            }],
+            false,
+        )
+    }
+
+    /// Looks for one acceptable signature of `digest` in `repository`, for `intended`.
+    fn validate_platform(&self, repository: &Reference, digest: &Digest, intended: &Reference, deadline: Deadline) -> Result<Accepted, String> {
+        let tag = digest.signature_tag();
+        let sig_ref = repository.with_tag(&tag).map_err(|e| e.to_string())?;
+        let sig_manifest = match self.client.get_manifest(&sig_ref, deadline) {
+            Ok(m) => m,
+            Err(RegistryError::NotFound { .. }) => return Err(NO_SIGNATURE.to_owned()),
+            Err(e) => return Err(format!("fetching signatures: {e}")),
+        };
+        if sig_manifest.media_type != media_type::OCI_MANIFEST {
+            return Err(format!(
+                "unexpected MIME type for sigstore attachment manifest {tag}: {:?}",
+                sig_manifest.media_type
+            ));
+        }
+        let attachment = oci_spec::image::ImageManifest::from_reader(sig_manifest.bytes.as_slice())
+            .map_err(|e| format!("invalid sigstore attachment manifest {tag}: {e}"))?;
+        let mut reasons = Vec::new();
+        for layer in attachment.layers() {
+            if layer.media_type().to_string() != SIMPLE_SIGNING_MEDIA_TYPE {
+                continue;
+            }
+            match self.check_signature(repository, layer, digest, intended, deadline) {
+                Ok(a) => return Ok(a),
+                Err(r) => reasons.push(r),
+            }
+        }
+        match reasons.len() {
+            0 => Err(NO_SIGNATURE.to_owned()),
+            1 => Err(reasons.remove(0)),
+            _ => Err(format!("None of the signatures were accepted, reasons: {}", reasons.join("; "))),
+        }
+    }
+
+    fn check_signature(
+        &self,
+        repository: &Reference,
+        layer: &oci_spec::image::Descriptor,
+        digest: &Digest,
+        intended: &Reference,
+        deadline: Deadline,
+    ) -> Result<Accepted, String> {
+        let annotation = layer.annotations().as_ref().and_then(|a| a.get(SIGNATURE_ANNOTATION));
+        if layer.size() > SIGNATURE_SIZE_LIMIT {
+            return Err(format!("signature payload of {} bytes exceeds the {SIGNATURE_SIZE_LIMIT}-byte limit", layer.size()));
+        }
+        let blob_digest = layer
+            .digest()
+            .to_string()
+            .parse::<Digest>()
+            .map_err(|e| format!("invalid signature layer digest: {e}"))?;
+        let payload = self
+            .client
+            .get_blob(repository, &blob_digest, SIGNATURE_SIZE_LIMIT, deadline)
+            .map_err(|e| format!("fetching signature payload: {e}"))?;
+        let verified = verify(self.keys, &payload, annotation.map(String::as_str)).map_err(|e| e.to_string())?;
+        let claimed = verified.payload();
+        if claimed.docker_manifest_digest != *digest {
+            return Err(format!("Signature for digest {} does not match", claimed.docker_manifest_digest));
+        }
+        if !self.identity.matches(intended, &claimed.docker_reference) {
+            return Err(format!("Signature for identity {} is not accepted", claimed.docker_reference));
+        }
+        Ok(Accepted {
+            identity: claimed.docker_reference.clone(),
+            key_fingerprint: verified.key_fingerprint().to_owned(),
+        })
+    }
+}
+
+/// Folds platform results into the image's verdict and reason.
+fn summarize(platforms: Vec<PlatformResult>, from_index: bool) -> ImageResult {
+    if platforms.is_empty() {
+        return ImageResult {
+            verdict: Verdict::Skipped,
+            reason: Some(NO_PLATFORM.to_owned()),
+            platforms,
+        };
+    }
+    let failures: Vec<String> = platforms
+        .iter()
+        .filter_map(|p| match &p.outcome {
+            Ok(_) => None,
+            Err(r) if from_index => Some(format!("{} [{}]: {r}", p.platform, p.reference)),
+            Err(r) => Some(r.clone()),
+        })
+        .collect();
+    ImageResult {
+        verdict: if failures.is_empty() { Verdict::Passed } else { Verdict::Failed },
+        reason: (!failures.is_empty()).then(|| failures.join("; ")),
+        platforms,
+    }
+}

@@ -1,0 +1,159 @@
+//! Log lines in upstream hangar's shape, `[HH:MM:SS] [LEVL] [IMG:n] message`: info and debug
+//! to stdout, warnings and errors to stderr, colour only on a terminal. Also the `tracing`
+//! subscriber that turns the libraries' debug events into such lines under `--debug`.
+
+use std::cell::Cell;
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write};
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Level {
+    Debug,
+    Info,
+    Warn,
+    Error,
+    Fatal,
+}
+
+impl Level {
+    fn tag(self) -> &'static str {
+        match self {
+            Level::Debug => "DEBU",
+            Level::Info => "INFO",
+            Level::Warn => "WARN",
+            Level::Error => "ERRO",
+            Level::Fatal => "FATA",
+        }
+    }
+
+    fn colour(self) -> &'static str {
+        match self {
+            Level::Debug => "37",
+            Level::Info => "36",
+            Level::Warn => "33",
+            Level::Error | Level::Fatal => "31",
+        }
+    }
+}
+
+thread_local! {
+    /// The list line a worker thread is busy with, for debug lines from the libraries.
+    static CURRENT_IMG: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// Marks the image this thread works on (for `[IMG:n]` in debug lines).
+pub(crate) fn set_current_image(id: Option<usize>) {
+    CURRENT_IMG.with(|c| c.set(id));
+}
+
+static DEBUG: OnceLock<bool> = OnceLock::new();
+
+pub(crate) fn debug_enabled() -> bool {
+    DEBUG.get().copied().unwrap_or(false)
+}
+
+/// `HH:MM:SS` of the current UTC time.
+fn clock() -> String {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let day = secs % 86_400;
+    format!("{:02}:{:02}:{:02}", day / 3600, day % 3600 / 60, day % 60)
+}
+
+/// Writes one log line. Each line is written with one call, so lines from workers never mix.
+pub(crate) fn log(level: Level, img: Option<usize>, msg: &str) {
+    if level == Level::Debug && !debug_enabled() {
+        return;
+    }
+    let to_stderr = matches!(level, Level::Warn | Level::Error | Level::Fatal);
+    let tty = if to_stderr { std::io::stderr().is_terminal() } else { std::io::stdout().is_terminal() };
+    let mut line = String::new();
+    let tag = if tty {
+        format!("\x1b[{}m{}\x1b[0m", level.colour(), level.tag())
+    } else {
+        level.tag().to_owned()
+    };
+    let _ = write!(line, "[{}] [{tag}] ", clock());
+    if let Some(n) = img {
+        let _ = write!(line, "[IMG:{n}] ");
+    }
+    line.push_str(msg);
+    line.push('\n');
+    if to_stderr {
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    } else {
+        let _ = std::io::stdout().lock().write_all(line.as_bytes());
+    }
+}
+
+pub(crate) fn info(img: Option<usize>, msg: &str) {
+    log(Level::Info, img, msg);
+}
+pub(crate) fn warn(img: Option<usize>, msg: &str) {
+    log(Level::Warn, img, msg);
+}
+pub(crate) fn error(img: Option<usize>, msg: &str) {
+    log(Level::Error, img, msg);
+}
+pub(crate) fn fatal(msg: &str) {
+    log(Level::Fatal, None, msg);
+}
+pub(crate) fn debug(img: Option<usize>, msg: &str) {
+    log(Level::Debug, img, msg);
+}
+
+/// Turns on `--debug`: library `tracing` events at DEBUG and above become log lines.
+pub(crate) fn enable_debug() {
+    let _ = DEBUG.set(true);
+    let _ = tracing::subscriber::set_global_default(Subscriber);
+}
+
+/// A minimal subscriber: formats events, ignores spans.
+struct Subscriber;
+
+struct Fields(String);
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            let _ = write!(self.0, "{value:?}");
+        } else {
+            let _ = write!(self.0, " {}={value:?}", field.name());
+        }
+    }
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "message" {
+            self.0.push_str(value);
+        } else {
+            let _ = write!(self.0, " {}={value}", field.name());
+        }
+    }
+}
+
+impl tracing::Subscriber for Subscriber {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        *metadata.level() <= tracing::Level::DEBUG
+    }
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(tracing::level_filters::LevelFilter::DEBUG)
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut f = Fields(format!("{}: ", event.metadata().target()));
+        event.record(&mut f);
+        let level = match *event.metadata().level() {
+            tracing::Level::ERROR => Level::Error,
+            tracing::Level::WARN => Level::Warn,
+            tracing::Level::INFO => Level::Info,
+            _ => Level::Debug,
+        };
+        log(level, CURRENT_IMG.with(Cell::get), &f.0);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
