@@ -133,7 +133,8 @@ impl tracing::field::Visit for Fields {
 
 impl tracing::Subscriber for Subscriber {
     fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
-        *metadata.level() <= tracing::Level::DEBUG
+        // Our crates only: the HTTP stack's own events say nothing a user needs.
+        *metadata.level() <= tracing::Level::DEBUG && metadata.target().starts_with("hangar")
     }
     fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
         Some(tracing::level_filters::LevelFilter::DEBUG)

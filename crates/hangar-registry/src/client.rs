@@ -397,11 +397,15 @@ impl Client {
             schemes.push(("http", true));
         }
         let mut last_err = None;
+        let fallback = schemes.len() > 1;
         for (scheme, insecure) in schemes {
             let base = Url::parse(&format!("{scheme}://{host}/"))
                 .map_err(|e| Error::Setup(format!("registry {registry:?}: {e}")))?;
             let Ok(ping) = base.join("/v2/") else { continue };
-            match self.fetch(self.http(insecure), &ping, &[], ERROR_BODY_LIMIT, deadline) {
+            // With a plain-HTTP fallback, a failed HTTPS probe is not retried: a TLS
+            // handshake against an HTTP server fails the same way every time.
+            let attempts = if fallback && scheme == "https" { 1 } else { MAX_TRANSIENT_ATTEMPTS };
+            match self.fetch_with(self.http(insecure), &ping, &[], ERROR_BODY_LIMIT, deadline, attempts) {
                 Ok(f) if f.status.is_success() || f.status == StatusCode::UNAUTHORIZED => {
                     let e = Endpoint {
                         base,
@@ -500,6 +504,19 @@ impl Client {
     /// One GET with retries: 429 (honouring `Retry-After`), 5xx and broken connections or
     /// bodies, all within the deadline. The body is read up to `limit` bytes.
     fn fetch(&self, http: &Http, url: &Url, headers: &[(reqwest::header::HeaderName, String)], limit: u64, deadline: Deadline) -> Result<Fetched, Error> {
+        self.fetch_with(http, url, headers, limit, deadline, MAX_TRANSIENT_ATTEMPTS)
+    }
+
+    /// [`Client::fetch`] with at most `transient_attempts` tries on 5xx and broken connections.
+    fn fetch_with(
+        &self,
+        http: &Http,
+        url: &Url,
+        headers: &[(reqwest::header::HeaderName, String)],
+        limit: u64,
+        deadline: Deadline,
+        transient_attempts: u32,
+    ) -> Result<Fetched, Error> {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -529,10 +546,10 @@ impl Client {
                 Ok(f) if f.status == StatusCode::TOO_MANY_REQUESTS && attempt < MAX_429_ATTEMPTS => {
                     Some(retry_after(&f.headers).unwrap_or_else(|| backoff(attempt, Duration::from_secs(2), Duration::from_secs(60))))
                 }
-                Ok(f) if f.status.is_server_error() && attempt < MAX_TRANSIENT_ATTEMPTS => {
+                Ok(f) if f.status.is_server_error() && attempt < transient_attempts => {
                     Some(backoff(attempt, Duration::from_millis(200), Duration::from_secs(5)))
                 }
-                Err(Error::Transport { .. }) if attempt < MAX_TRANSIENT_ATTEMPTS => {
+                Err(Error::Transport { .. }) if attempt < transient_attempts => {
                     Some(backoff(attempt, Duration::from_millis(100), Duration::from_secs(5)))
                 }
                 _ => None,

@@ -174,15 +174,21 @@ pub fn http_status(addr: &str, path: &str) -> Option<u16> {
 
 /// A plain-HTTP/1.0 GET, for harness code that must not depend on the client under test.
 pub fn http_get(addr: &str, path: &str, headers: &[(&str, &str)]) -> Option<(u16, Vec<u8>)> {
+    http_request(addr, "GET", path, headers, &[])
+}
+
+/// A plain-HTTP/1.0 request on loopback with a 5 s read timeout: status and body.
+pub fn http_request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Option<(u16, Vec<u8>)> {
     let sock = addr.parse().ok()?;
     let mut s = TcpStream::connect_timeout(&sock, Duration::from_secs(2)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let mut req = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n");
+    let mut req = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n", body.len());
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     req.push_str("\r\n");
     s.write_all(req.as_bytes()).ok()?;
+    s.write_all(body).ok()?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).ok()?;
     let text_end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;

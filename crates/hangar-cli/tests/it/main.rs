@@ -1,0 +1,102 @@
+//! Integration tests of the `hangar` binary against real `docker-registry` processes.
+
+mod cli;
+mod oracle;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use hangar_testkit::{FIXTURE_ADDR, Registry, TempDir, fixture_dir};
+
+/// The recorded identities are bound to 127.0.0.1:5000, so only one fixture registry may
+/// run at a time.
+static FIXTURE_PORT: Mutex<()> = Mutex::new(());
+
+/// A fixture registry on 127.0.0.1:5000, held for the duration of a test.
+pub(crate) struct Fixture {
+    pub(crate) registry: Registry,
+    _lock: MutexGuard<'static, ()>,
+}
+
+pub(crate) fn fixture() -> Fixture {
+    let lock = FIXTURE_PORT.lock().unwrap_or_else(PoisonError::into_inner);
+    let registry = Registry::start_fixture(FIXTURE_ADDR).unwrap_or_else(|e| panic!("{e}"));
+    Fixture { registry, _lock: lock }
+}
+
+pub(crate) fn lab_pub() -> PathBuf {
+    fixture_dir().join("keys/lab.pub")
+}
+
+/// The result of one `hangar` run.
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+    /// The failed-list file, if written.
+    pub(crate) failed: Option<String>,
+}
+
+impl Run {
+    pub(crate) fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs `hangar` with `args` in a fresh folder holding `list` as `list.txt`; the failed
+/// file is `failed.txt` there. Killed after 120 s.
+pub(crate) fn hangar(list: &str, args: &[&str]) -> Run {
+    let dir = TempDir::new("cli").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join("list.txt"), list).expect("write list");
+    run_in(dir.path(), args)
+}
+
+pub(crate) fn run_in(dir: &Path, args: &[&str]) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hangar"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env("HOME", dir)
+        .env("XDG_RUNTIME_DIR", dir)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn hangar");
+    let start = std::time::Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("hangar {args:?} did not finish in 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let Output { status, stdout, stderr } = child.wait_with_output().expect("output");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        failed: std::fs::read_to_string(dir.join("failed.txt")).ok(),
+    }
+}
+
+/// `sign validate` on the fixture registry with the lab key, plain HTTP, failed file
+/// `failed.txt`, plus `extra` flags.
+pub(crate) fn validate(list: &str, extra: &[&str]) -> Run {
+    let key = lab_pub();
+    let mut args = vec![
+        "sign",
+        "validate",
+        "-f",
+        "list.txt",
+        "-p",
+        key.to_str().expect("utf-8 path"),
+        "--tls-verify=false",
+        "-o",
+        "failed.txt",
+    ];
+    args.extend_from_slice(extra);
+    hangar(list, &args)
+}
