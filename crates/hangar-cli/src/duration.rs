@@ -15,13 +15,17 @@ pub(crate) fn parse(s: &str) -> Result<Option<Duration>, String> {
     let mut total = 0f64;
     let mut rest = t;
     while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
         if num_len == 0 {
             return Err(bad());
         }
         let n: f64 = rest[..num_len].parse().map_err(|_| bad())?;
         rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let scale = match &rest[..unit_len] {
             "ns" => 1e-9,
             "us" | "µs" => 1e-6,
@@ -46,7 +50,13 @@ mod tests {
 
     #[track_caller]
     fn check(s: &str, expected: Result<Option<u64>, ()>) {
-        assert_eq!(parse(s).map(|d| d.map(|d| d.as_millis() as u64)).map_err(|_| ()), expected, "{s:?}");
+        assert_eq!(
+            parse(s)
+                .map(|d| d.map(|d| d.as_millis() as u64))
+                .map_err(|_| ()),
+            expected,
+            "{s:?}"
+        );
     }
 
     #[test]

@@ -56,7 +56,10 @@ pub(crate) fn debug_enabled() -> bool {
 
 /// `HH:MM:SS` of the current UTC time.
 fn clock() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let day = secs % 86_400;
     format!("{:02}:{:02}:{:02}", day / 3600, day % 3600 / 60, day % 60)
 }
@@ -67,7 +70,11 @@ pub(crate) fn log(level: Level, img: Option<usize>, msg: &str) {
         return;
     }
     let to_stderr = matches!(level, Level::Warn | Level::Error | Level::Fatal);
-    let tty = if to_stderr { std::io::stderr().is_terminal() } else { std::io::stdout().is_terminal() };
+    let tty = if to_stderr {
+        std::io::stderr().is_terminal()
+    } else {
+        std::io::stdout().is_terminal()
+    };
     let mut line = String::new();
     let tag = if tty {
         format!("\x1b[{}m{}\x1b[0m", level.colour(), level.tag())

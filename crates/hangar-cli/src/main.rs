@@ -15,7 +15,11 @@ use clap::{Args, Parser, Subcommand};
 pub(crate) const EXIT_SETUP: u8 = 2;
 
 #[derive(Parser, Debug)]
-#[command(name = "hangar", version, about = "Mirror, sign and validate container images")]
+#[command(
+    name = "hangar",
+    version,
+    about = "Mirror, sign and validate container images"
+)]
 struct Cli {
     /// Enable debug output (HTTP requests, decisions); never prints credentials.
     #[arg(long, global = true)]
@@ -40,7 +44,9 @@ enum Command {
 enum SignCommand {
     /// Validate the signed images by sigstore public key with the matchRepoDigestOrExact
     /// signedIdentity.
-    #[command(after_help = "Example:\n  hangar sign validate --file IMAGE_LIST.txt --sigstore-pubkey SIGSTORE.pub \\\n      --arch amd64,arm64 --os linux --exact-repository registry.example.io/library/NAME")]
+    #[command(
+        after_help = "Example:\n  hangar sign validate --file IMAGE_LIST.txt --sigstore-pubkey SIGSTORE.pub \\\n      --arch amd64,arm64 --os linux --exact-repository registry.example.io/library/NAME"
+    )]
     Validate(ValidateArgs),
 }
 
@@ -51,7 +57,12 @@ pub(crate) struct ValidateArgs {
     #[arg(short = 'f', long = "file", value_name = "IMAGE_LIST.txt")]
     pub(crate) file: PathBuf,
     /// Sigstore public key file (PEM); repeat it to trust several keys.
-    #[arg(short = 'p', long = "sigstore-pubkey", value_name = "SIGSTORE.pub", required = true)]
+    #[arg(
+        short = 'p',
+        long = "sigstore-pubkey",
+        value_name = "SIGSTORE.pub",
+        required = true
+    )]
     pub(crate) pubkeys: Vec<PathBuf>,
     /// Override all image registry URLs in the image list.
     #[arg(long, default_value = "")]
@@ -60,7 +71,12 @@ pub(crate) struct ValidateArgs {
     #[arg(long, default_value = "")]
     pub(crate) project: String,
     /// Architecture list of images ("" = all; arm/v7 selects a variant).
-    #[arg(short = 'a', long, value_delimiter = ',', default_value = "amd64,arm64")]
+    #[arg(
+        short = 'a',
+        long,
+        value_delimiter = ',',
+        default_value = "amd64,arm64"
+    )]
     pub(crate) arch: Vec<String>,
     /// OS list of images ("" = all).
     #[arg(long, value_delimiter = ',', default_value = "linux")]

@@ -62,13 +62,21 @@ fn prepare(args: &ValidateArgs) -> Result<Setup> {
     let jobs = if (1..=MAX_JOBS).contains(&args.jobs) {
         args.jobs as usize
     } else {
-        log::warn(None, &format!("Invalid worker count {}: it must be between 1 and {MAX_JOBS}; using 1", args.jobs));
+        log::warn(
+            None,
+            &format!(
+                "Invalid worker count {}: it must be between 1 and {MAX_JOBS}; using 1",
+                args.jobs
+            ),
+        );
         1
     };
     let mut keys = Vec::new();
     for path in &args.pubkeys {
-        let pem = std::fs::read(path).with_context(|| format!("reading sigstore public key {}", path.display()))?;
-        let key = PublicKey::from_pem(&pem).with_context(|| format!("sigstore public key {}", path.display()))?;
+        let pem = std::fs::read(path)
+            .with_context(|| format!("reading sigstore public key {}", path.display()))?;
+        let key = PublicKey::from_pem(&pem)
+            .with_context(|| format!("sigstore public key {}", path.display()))?;
         keys.push(key);
     }
     let identity = if args.exact_repository.is_empty() {
@@ -77,7 +85,8 @@ fn prepare(args: &ValidateArgs) -> Result<Setup> {
         SignedIdentity::exact_repository(&args.exact_repository)
             .with_context(|| format!("--exact-repository {:?}", args.exact_repository))?
     };
-    let text = std::fs::read_to_string(&args.file).with_context(|| format!("reading image list {}", args.file.display()))?;
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("reading image list {}", args.file.display()))?;
     let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
     let overrides = Overrides {
         registry: non_empty(&args.registry),
@@ -117,11 +126,20 @@ fn run_lines(setup: &Setup, timeout: Option<Duration>, cancelled: &AtomicBool) -
     for (i, entry) in setup.entries.iter().enumerate() {
         match &entry.kind {
             EntryKind::MirrorFormat => {
-                log::warn(Some(entry.id), &format!("Ignore image list line {:?}: invalid format", entry.line));
+                log::warn(
+                    Some(entry.id),
+                    &format!("Ignore image list line {:?}: invalid format", entry.line),
+                );
                 verdicts[i] = Some(LineVerdict::Skipped);
             }
             EntryKind::Invalid(e) => {
-                log::error(None, &format!("error occurred on [IMG: {}] [{}]: {}: {}", entry.id, entry.line, e, e.source));
+                log::error(
+                    None,
+                    &format!(
+                        "error occurred on [IMG: {}] [{}]: {}: {}",
+                        entry.id, entry.line, e, e.source
+                    ),
+                );
                 verdicts[i] = Some(LineVerdict::Failed);
             }
             EntryKind::Image(r) => work.push((i, entry.id, r.clone())),
@@ -133,11 +151,17 @@ fn run_lines(setup: &Setup, timeout: Option<Duration>, cancelled: &AtomicBool) -
         identity: &setup.identity,
         platforms: &setup.platforms,
     };
-    let pool = match rayon::ThreadPoolBuilder::new().num_threads(setup.jobs).build() {
+    let pool = match rayon::ThreadPoolBuilder::new()
+        .num_threads(setup.jobs)
+        .build()
+    {
         Ok(p) => p,
         Err(e) => {
             log::fatal(&format!("cannot start {} worker threads: {e}", setup.jobs));
-            return verdicts.into_iter().map(|v| v.unwrap_or(LineVerdict::Failed)).collect();
+            return verdicts
+                .into_iter()
+                .map(|v| v.unwrap_or(LineVerdict::Failed))
+                .collect();
         }
     };
     let (tx, rx) = mpsc::channel::<(usize, LineVerdict)>();
@@ -174,7 +198,10 @@ fn run_lines(setup: &Setup, timeout: Option<Duration>, cancelled: &AtomicBool) -
             }
         }
     });
-    verdicts.into_iter().map(|v| v.unwrap_or(LineVerdict::Failed)).collect()
+    verdicts
+        .into_iter()
+        .map(|v| v.unwrap_or(LineVerdict::Failed))
+        .collect()
 }
 
 /// Ctrl-C: every unfinished line fails, the failed file is written, and the process ends
@@ -183,24 +210,59 @@ fn interrupted(setup: &Setup, verdicts: Vec<Option<LineVerdict>>) -> ! {
     log::warn(None, "Interrupted: recording unfinished images as failed");
     for (entry, v) in setup.entries.iter().zip(&verdicts) {
         if v.is_none() {
-            log::error(None, &format!("error occurred on [IMG: {}] [{}]: interrupted before validation finished", entry.id, entry.line));
+            log::error(
+                None,
+                &format!(
+                    "error occurred on [IMG: {}] [{}]: interrupted before validation finished",
+                    entry.id, entry.line
+                ),
+            );
         }
     }
-    let all: Vec<LineVerdict> = verdicts.into_iter().map(|v| v.unwrap_or(LineVerdict::Failed)).collect();
+    let all: Vec<LineVerdict> = verdicts
+        .into_iter()
+        .map(|v| v.unwrap_or(LineVerdict::Failed))
+        .collect();
     match write_failed(&setup.failed, &setup.entries, &all) {
-        Ok(()) => log::error(None, &format!("Failed image list exported to {:?}", setup.failed.display().to_string())),
-        Err(e) => log::error(None, &format!("writing failed image list {}: {e:#}", setup.failed.display())),
+        Ok(()) => log::error(
+            None,
+            &format!(
+                "Failed image list exported to {:?}",
+                setup.failed.display().to_string()
+            ),
+        ),
+        Err(e) => log::error(
+            None,
+            &format!(
+                "writing failed image list {}: {e:#}",
+                setup.failed.display()
+            ),
+        ),
     }
     std::process::exit(1);
 }
 
-fn validate_line(validator: &Validator<'_>, id: usize, image: &Reference, timeout: Option<Duration>) -> LineVerdict {
+fn validate_line(
+    validator: &Validator<'_>,
+    id: usize,
+    image: &Reference,
+    timeout: Option<Duration>,
+) -> LineVerdict {
     log::set_current_image(Some(id));
     let deadline = timeout.map_or(Deadline::none(), Deadline::after);
     let result = validator.validate(image, deadline);
     for p in &result.platforms {
         match &p.outcome {
-            Ok(a) => log::debug(Some(id), &format!("{} [{}]: signature by key {} for identity {} accepted", p.platform, p.reference, &a.key_fingerprint[..12.min(a.key_fingerprint.len())], a.identity)),
+            Ok(a) => log::debug(
+                Some(id),
+                &format!(
+                    "{} [{}]: signature by key {} for identity {} accepted",
+                    p.platform,
+                    p.reference,
+                    &a.key_fingerprint[..12.min(a.key_fingerprint.len())],
+                    a.identity
+                ),
+            ),
             Err(r) => log::debug(Some(id), &format!("{} [{}]: {r}", p.platform, p.reference)),
         }
     }
@@ -211,14 +273,19 @@ fn validate_line(validator: &Validator<'_>, id: usize, image: &Reference, timeou
         }
         Verdict::Skipped => {
             let reason = result.reason.unwrap_or_default();
-            log::warn(Some(id), &format!("Skip validate image signature [{image}]: {reason}"));
+            log::warn(
+                Some(id),
+                &format!("Skip validate image signature [{image}]: {reason}"),
+            );
             LineVerdict::Skipped
         }
         Verdict::Failed => {
             let reason = result.reason.unwrap_or_default();
             log::error(
                 None,
-                &format!("error occurred on [IMG: {id}] [{image}]: failed to validate signature [docker://{image}]: {reason}"),
+                &format!(
+                    "error occurred on [IMG: {id}] [{image}]: failed to validate signature [docker://{image}]: {reason}"
+                ),
             );
             LineVerdict::Failed
         }
@@ -227,9 +294,18 @@ fn validate_line(validator: &Validator<'_>, id: usize, image: &Reference, timeou
     verdict
 }
 
-fn finish(args: &ValidateArgs, entries: &[Entry], verdicts: &[LineVerdict], elapsed: Duration) -> ExitCode {
+fn finish(
+    args: &ValidateArgs,
+    entries: &[Entry],
+    verdicts: &[LineVerdict],
+    elapsed: Duration,
+) -> ExitCode {
     let count = |v: LineVerdict| verdicts.iter().filter(|x| **x == v).count();
-    let (passed, failed, skipped) = (count(LineVerdict::Passed), count(LineVerdict::Failed), count(LineVerdict::Skipped));
+    let (passed, failed, skipped) = (
+        count(LineVerdict::Passed),
+        count(LineVerdict::Failed),
+        count(LineVerdict::Skipped),
+    );
     log::info(
         None,
         &format!(
@@ -249,8 +325,17 @@ fn finish(args: &ValidateArgs, entries: &[Entry], verdicts: &[LineVerdict], elap
         }
     }
     match write_failed(&args.failed, entries, verdicts) {
-        Ok(()) => log::error(None, &format!("Failed image list exported to {:?}", args.failed.display().to_string())),
-        Err(e) => log::error(None, &format!("writing failed image list {}: {e:#}", args.failed.display())),
+        Ok(()) => log::error(
+            None,
+            &format!(
+                "Failed image list exported to {:?}",
+                args.failed.display().to_string()
+            ),
+        ),
+        Err(e) => log::error(
+            None,
+            &format!("writing failed image list {}: {e:#}", args.failed.display()),
+        ),
     }
     ExitCode::from(1)
 }
@@ -265,9 +350,13 @@ fn write_failed(path: &Path, entries: &[Entry], verdicts: &[LineVerdict]) -> Res
             text.push('\n');
         }
     }
-    let file_name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "failed".into());
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "failed".into());
     let tmp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
     std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
     Ok(())
 }

@@ -130,21 +130,41 @@ pub fn rewrite(line: &str, overrides: &Overrides) -> String {
     let parts: Vec<&str> = name_tag.split('/').filter(|p| !p.is_empty()).collect();
     let looks_like_registry = |p: &str| p.contains(['.', ':']) || p == "localhost";
     let (registry, project, name) = match parts.as_slice() {
-        [] => (DEFAULT_DOMAIN.to_owned(), DEFAULT_PROJECT.to_owned(), String::new()),
-        [name] => (DEFAULT_DOMAIN.to_owned(), DEFAULT_PROJECT.to_owned(), (*name).to_owned()),
-        [first, name] if looks_like_registry(first) => {
-            ((*first).to_owned(), DEFAULT_PROJECT.to_owned(), (*name).to_owned())
-        }
-        [project, name] => (DEFAULT_DOMAIN.to_owned(), (*project).to_owned(), (*name).to_owned()),
+        [] => (
+            DEFAULT_DOMAIN.to_owned(),
+            DEFAULT_PROJECT.to_owned(),
+            String::new(),
+        ),
+        [name] => (
+            DEFAULT_DOMAIN.to_owned(),
+            DEFAULT_PROJECT.to_owned(),
+            (*name).to_owned(),
+        ),
+        [first, name] if looks_like_registry(first) => (
+            (*first).to_owned(),
+            DEFAULT_PROJECT.to_owned(),
+            (*name).to_owned(),
+        ),
+        [project, name] => (
+            DEFAULT_DOMAIN.to_owned(),
+            (*project).to_owned(),
+            (*name).to_owned(),
+        ),
         // Three parts: the first is the registry even without a dot, as upstream hangar
         // (and `hangar mirror`) reads them.
-        [registry, project, name] => {
-            ((*registry).to_owned(), (*project).to_owned(), (*name).to_owned())
-        }
+        [registry, project, name] => (
+            (*registry).to_owned(),
+            (*project).to_owned(),
+            (*name).to_owned(),
+        ),
         [first, second, rest @ ..] if looks_like_registry(first) => {
             ((*first).to_owned(), (*second).to_owned(), rest.join("/"))
         }
-        [project, rest @ ..] => (DEFAULT_DOMAIN.to_owned(), (*project).to_owned(), rest.join("/")),
+        [project, rest @ ..] => (
+            DEFAULT_DOMAIN.to_owned(),
+            (*project).to_owned(),
+            rest.join("/"),
+        ),
     };
     // The tag is what follows ':' in the last part (the name's last component).
     let (name, tag) = match name.rsplit_once(':') {
@@ -198,14 +218,34 @@ mod tests {
     fn spec_rewrite_table() {
         check("nginx", None, None, "docker.io/library/nginx:latest");
         check("nginx", Some("X.io"), None, "X.io/library/nginx:latest");
-        check("docker.io/library/nginx:1.0", Some("x.io"), None, "x.io/library/nginx:1.0");
-        check("docker.io/library/nginx:1.0", None, Some("p"), "docker.io/p/nginx:1.0");
+        check(
+            "docker.io/library/nginx:1.0",
+            Some("x.io"),
+            None,
+            "x.io/library/nginx:1.0",
+        );
+        check(
+            "docker.io/library/nginx:1.0",
+            None,
+            Some("p"),
+            "docker.io/p/nginx:1.0",
+        );
         check("reg.io/nginx", None, None, "reg.io/library/nginx:latest");
-        check("localhost:5000/nginx:1.0", None, None, "localhost:5000/library/nginx:1.0");
+        check(
+            "localhost:5000/nginx:1.0",
+            None,
+            None,
+            "localhost:5000/library/nginx:1.0",
+        );
         check("a/b/c:tag", None, None, "docker.io/a/b/c:tag");
         check("a/b/c:tag", Some("x.io"), None, "x.io/b/c:tag");
         check("a/b/c:tag", None, Some("p"), "docker.io/a/p/c:tag");
-        check("reg.io/suse/sl-micro/6.0/img:t", None, None, "reg.io/suse/sl-micro/6.0/img:t");
+        check(
+            "reg.io/suse/sl-micro/6.0/img:t",
+            None,
+            None,
+            "reg.io/suse/sl-micro/6.0/img:t",
+        );
         check("suse/x/y/z:t", None, Some("p"), "docker.io/p/x/y/z:t");
         // SPEC §2's last row reads `suse/x/y:t --project P` as `docker.io/P/x/y:t`, but its
         // own three-part rule (and upstream hangar's ReplaceProjectName) makes `suse` the
@@ -215,18 +255,53 @@ mod tests {
 
     #[test]
     fn more_rewrites() {
-        check("rancher/rancher:v2.9.0", None, None, "docker.io/rancher/rancher:v2.9.0");
-        check("rancher/rancher:v2.9.0", Some("127.0.0.1:5000"), None, "127.0.0.1:5000/rancher/rancher:v2.9.0");
-        check("rancher/rancher", None, Some("mirror/rancher"), "docker.io/mirror/rancher/rancher:latest");
+        check(
+            "rancher/rancher:v2.9.0",
+            None,
+            None,
+            "docker.io/rancher/rancher:v2.9.0",
+        );
+        check(
+            "rancher/rancher:v2.9.0",
+            Some("127.0.0.1:5000"),
+            None,
+            "127.0.0.1:5000/rancher/rancher:v2.9.0",
+        );
+        check(
+            "rancher/rancher",
+            None,
+            Some("mirror/rancher"),
+            "docker.io/mirror/rancher/rancher:latest",
+        );
         check("reg.io//a//b:1", None, None, "reg.io/a/b:1");
-        check("reg.io/a/b/c/d", Some("x.io"), Some("p/q"), "x.io/p/q/b/c/d:latest");
+        check(
+            "reg.io/a/b/c/d",
+            Some("x.io"),
+            Some("p/q"),
+            "x.io/p/q/b/c/d:latest",
+        );
     }
 
     #[test]
     fn digest_lines() {
-        check(&format!("reg.io/a/b@sha256:{HEX}"), None, None, &format!("reg.io/a/b@sha256:{HEX}"));
-        check(&format!("nginx:1.0@sha256:{HEX}"), None, None, &format!("docker.io/library/nginx:1.0@sha256:{HEX}"));
-        check(&format!("reg.io/a/b@sha256:{HEX}"), Some("x.io"), Some("p"), &format!("x.io/p/b@sha256:{HEX}"));
+        check(
+            &format!("reg.io/a/b@sha256:{HEX}"),
+            None,
+            None,
+            &format!("reg.io/a/b@sha256:{HEX}"),
+        );
+        check(
+            &format!("nginx:1.0@sha256:{HEX}"),
+            None,
+            None,
+            &format!("docker.io/library/nginx:1.0@sha256:{HEX}"),
+        );
+        check(
+            &format!("reg.io/a/b@sha256:{HEX}"),
+            Some("x.io"),
+            Some("p"),
+            &format!("x.io/p/b@sha256:{HEX}"),
+        );
         check(
             "reg.io/a/b@sha256:abc",
             None,
@@ -256,7 +331,12 @@ mod tests {
             "error: image list line 1 \"a b\": \"docker.io/library/a b:latest\" is not a valid reference: invalid reference format: \"docker.io/library/a b:latest\"",
         );
         check("a b c", None, None, "mirror-format");
-        check("docker.io/a/b  reg.io/a/b   v1", None, None, "mirror-format");
+        check(
+            "docker.io/a/b  reg.io/a/b   v1",
+            None,
+            None,
+            "mirror-format",
+        );
     }
 
     #[test]
@@ -265,6 +345,9 @@ mod tests {
         let got: Vec<(usize, usize, String)> = entries(text.lines(), &Overrides::default())
             .map(|e| (e.id, e.line_number, e.line))
             .collect();
-        assert_eq!(got, [(1, 4, "nginx".to_owned()), (2, 5, "busybox".to_owned())]);
+        assert_eq!(
+            got,
+            [(1, 4, "nginx".to_owned()), (2, 5, "busybox".to_owned())]
+        );
     }
 }

@@ -94,7 +94,11 @@ mod tests {
     #[track_caller]
     fn check(rule: &SignedIdentity, intended: &str, signed: &str, expected: bool) {
         let intended = Reference::parse_normalized(intended).expect("valid intended");
-        assert_eq!(rule.matches(&intended, signed), expected, "{rule:?}: {intended} vs {signed}");
+        assert_eq!(
+            rule.matches(&intended, signed),
+            expected,
+            "{rule:?}: {intended} vs {signed}"
+        );
     }
 
     #[test]
@@ -106,8 +110,18 @@ mod tests {
         check(m, "reg.io/a/b:v1", "reg.io/a/b", false);
         check(m, "reg.io/a/b:v1", &format!("reg.io/a/b@{D1}"), false);
         check(m, "reg.io/a/b:v1", "other.io/a/b:v1", false);
-        check(m, "127.0.0.1:5001/fixtures/single:v1", "127.0.0.1:5000/fixtures/single:v1", false);
-        check(m, &format!("reg.io/a/b@{D1}"), &format!("reg.io/a/b@{D2}"), true);
+        check(
+            m,
+            "127.0.0.1:5001/fixtures/single:v1",
+            "127.0.0.1:5000/fixtures/single:v1",
+            false,
+        );
+        check(
+            m,
+            &format!("reg.io/a/b@{D1}"),
+            &format!("reg.io/a/b@{D2}"),
+            true,
+        );
         check(m, &format!("reg.io/a/b@{D1}"), "reg.io/a/b:v1", true);
         check(m, &format!("reg.io/a/b@{D1}"), "reg.io/a/b", false);
         check(m, &format!("reg.io/a/b@{D1}"), "reg.io/a/c:v1", false);
@@ -119,13 +133,44 @@ mod tests {
     #[test]
     fn exact_repository() {
         let e = SignedIdentity::exact_repository("127.0.0.1:5000/fixtures/multi").expect("valid");
-        check(&e, "mirror.io/x/multi:v1", "127.0.0.1:5000/fixtures/multi:v1", true);
-        check(&e, &format!("mirror.io/x/multi@{D1}"), &format!("127.0.0.1:5000/fixtures/multi@{D2}"), true);
-        check(&e, "mirror.io/x/multi:v1", "127.0.0.1:5000/fixtures/multi", true);
-        check(&e, "mirror.io/x/multi:v1", "127.0.0.1:5000/fixtures/other:v1", false);
-        check(&e, "127.0.0.1:5000/fixtures/multi:v1", "127.0.0.1:5001/fixtures/multi:v1", false);
-        let with_tag = SignedIdentity::exact_repository("docker.io/user/alpine:latest").expect("valid");
-        check(&with_tag, "reg.io/user/alpine:latest", "user/alpine:3", true);
+        check(
+            &e,
+            "mirror.io/x/multi:v1",
+            "127.0.0.1:5000/fixtures/multi:v1",
+            true,
+        );
+        check(
+            &e,
+            &format!("mirror.io/x/multi@{D1}"),
+            &format!("127.0.0.1:5000/fixtures/multi@{D2}"),
+            true,
+        );
+        check(
+            &e,
+            "mirror.io/x/multi:v1",
+            "127.0.0.1:5000/fixtures/multi",
+            true,
+        );
+        check(
+            &e,
+            "mirror.io/x/multi:v1",
+            "127.0.0.1:5000/fixtures/other:v1",
+            false,
+        );
+        check(
+            &e,
+            "127.0.0.1:5000/fixtures/multi:v1",
+            "127.0.0.1:5001/fixtures/multi:v1",
+            false,
+        );
+        let with_tag =
+            SignedIdentity::exact_repository("docker.io/user/alpine:latest").expect("valid");
+        check(
+            &with_tag,
+            "reg.io/user/alpine:latest",
+            "user/alpine:3",
+            true,
+        );
         assert!(SignedIdentity::exact_repository("Bad/Repo").is_err());
     }
 
@@ -133,8 +178,18 @@ mod tests {
     fn other_rules() {
         let x = &SignedIdentity::MatchExact;
         check(x, "reg.io/a/b:v1", "reg.io/a/b:v1", true);
-        check(x, &format!("reg.io/a/b@{D1}"), &format!("reg.io/a/b@{D1}"), true);
-        check(x, &format!("reg.io/a/b@{D1}"), &format!("reg.io/a/b@{D2}"), false);
+        check(
+            x,
+            &format!("reg.io/a/b@{D1}"),
+            &format!("reg.io/a/b@{D1}"),
+            true,
+        );
+        check(
+            x,
+            &format!("reg.io/a/b@{D1}"),
+            &format!("reg.io/a/b@{D2}"),
+            false,
+        );
         check(x, "reg.io/a/b", "reg.io/a/b", false);
         let r = &SignedIdentity::MatchRepository;
         check(r, "reg.io/a/b:v1", "reg.io/a/b", true);

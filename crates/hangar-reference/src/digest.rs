@@ -70,7 +70,10 @@ impl Digest {
         if hex.len() != algorithm.hex_len() {
             return Err(DigestError::Length);
         }
-        if !hex.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)) {
+        if !hex
+            .bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+        {
             return Err(DigestError::Hex);
         }
         Ok(Digest { algorithm, hex })
@@ -126,11 +129,20 @@ mod tests {
     fn digests() {
         let h64 = "a".repeat(64);
         check(&format!("sha256:{h64}"), Ok(&format!("sha256:{h64}")));
-        check(&format!("sha384:{}", "0".repeat(96)), Ok(&format!("sha384:{}", "0".repeat(96))));
-        check(&format!("sha512:{}", "f".repeat(128)), Ok(&format!("sha512:{}", "f".repeat(128))));
+        check(
+            &format!("sha384:{}", "0".repeat(96)),
+            Ok(&format!("sha384:{}", "0".repeat(96))),
+        );
+        check(
+            &format!("sha512:{}", "f".repeat(128)),
+            Ok(&format!("sha512:{}", "f".repeat(128))),
+        );
         check(&format!("sha256:{}", "A".repeat(64)), Err(DigestError::Hex));
         check(&format!("sha256:{}", "g".repeat(64)), Err(DigestError::Hex));
-        check(&format!("sha256:{}", "a".repeat(63)), Err(DigestError::Length));
+        check(
+            &format!("sha256:{}", "a".repeat(63)),
+            Err(DigestError::Length),
+        );
         check(&format!("sha384:{h64}"), Err(DigestError::Length));
         check(&format!("md5:{h64}"), Err(DigestError::Unsupported));
         check(&format!("SHA256:{h64}"), Err(DigestError::Unsupported));
@@ -142,6 +154,11 @@ mod tests {
     fn signature_tag() {
         let d: Digest = format!("sha256:{}", "1".repeat(64)).parse().expect("valid");
         assert_eq!(d.signature_tag(), format!("sha256-{}.sig", "1".repeat(64)));
-        assert_eq!(Digest::from_bytes(Algorithm::Sha256, &[0xab; 32]), Ok(format!("sha256:{}", "ab".repeat(32)).parse().expect("valid")));
+        assert_eq!(
+            Digest::from_bytes(Algorithm::Sha256, &[0xab; 32]),
+            Ok(format!("sha256:{}", "ab".repeat(32))
+                .parse()
+                .expect("valid"))
+        );
     }
 }

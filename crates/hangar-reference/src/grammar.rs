@@ -95,7 +95,9 @@ pub(crate) fn is_tag(s: &str) -> bool {
 
 /// `[a-f0-9]{64}`: what docker refuses as a repository name.
 pub(crate) fn is_hex_identifier(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+    s.len() == 64
+        && s.bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
 }
 
 #[cfg(test)]
@@ -114,7 +116,15 @@ mod tests {
 
     #[test]
     fn domains() {
-        for ok in ["docker.io", "localhost", "127.0.0.1:5000", "a-b.c", "[::1]", "[::1]:5000", "Reg.IO"] {
+        for ok in [
+            "docker.io",
+            "localhost",
+            "127.0.0.1:5000",
+            "a-b.c",
+            "[::1]",
+            "[::1]:5000",
+            "Reg.IO",
+        ] {
             assert!(is_domain(ok), "{ok}");
         }
         for bad in ["", "-a.b", "a..b", "a:", "a:x", "[::1", "[zz]", "a_b.c"] {
@@ -125,7 +135,13 @@ mod tests {
     #[test]
     fn splits() {
         assert_eq!(split_name_tag_digest("a:5000/b"), ("a:5000/b", None, None));
-        assert_eq!(split_name_tag_digest("a:5000/b:t"), ("a:5000/b", Some("t"), None));
-        assert_eq!(split_name_tag_digest("b:t@d:x"), ("b", Some("t"), Some("d:x")));
+        assert_eq!(
+            split_name_tag_digest("a:5000/b:t"),
+            ("a:5000/b", Some("t"), None)
+        );
+        assert_eq!(
+            split_name_tag_digest("b:t@d:x"),
+            ("b", Some("t"), Some("d:x"))
+        );
     }
 }

@@ -269,17 +269,26 @@ mod tests {
         check("a/b/c:tag", "docker.io/a/b/c:tag");
         check("localhost/x", "localhost/x");
         check("localhost:5000/x:1", "localhost:5000/x:1");
-        check("127.0.0.1:5000/fixtures/single:v1", "127.0.0.1:5000/fixtures/single:v1");
+        check(
+            "127.0.0.1:5000/fixtures/single:v1",
+            "127.0.0.1:5000/fixtures/single:v1",
+        );
         check(&format!("reg.io/a/b@{D}"), &format!("reg.io/a/b@{D}"));
         check(&format!("reg.io/a/b:t@{D}"), &format!("reg.io/a/b:t@{D}"));
         check("[::1]:5000/a/b", "[::1]:5000/a/b");
         check("Reg.IO/a", "Reg.IO/a");
-        check("a__b/c-d/e.f_g--h:T_1.x-", "docker.io/a__b/c-d/e.f_g--h:T_1.x-");
+        check(
+            "a__b/c-d/e.f_g--h:T_1.x-",
+            "docker.io/a__b/c-d/e.f_g--h:T_1.x-",
+        );
     }
 
     #[test]
     fn rejects() {
-        check("", "error: repository name must have at least one component");
+        check(
+            "",
+            "error: repository name must have at least one component",
+        );
         check(
             "docker.io/Nginx",
             "error: invalid reference format: repository name (library/Nginx) must be lowercase",
@@ -290,19 +299,46 @@ mod tests {
         );
         check("nginx:", "error: invalid tag format: \"\"");
         check("nginx:-x", "error: invalid tag format: \"-x\"");
-        check(&format!("nginx:{}", "a".repeat(129)), &format!("error: invalid tag format: \"{}\"", "a".repeat(129)));
-        check("a//b", "error: invalid reference format: \"docker.io/a//b\"");
-        check("a/b_", "error: invalid reference format: \"docker.io/a/b_\"");
-        check("a/___b", "error: invalid reference format: \"docker.io/a/___b\"");
-        check("reg.io/a@sha256:abc", "error: invalid digest \"sha256:abc\"");
-        check("reg.io/a@md5:d41d8cd98f00b204e9800998ecf8427e", "error: invalid digest \"md5:d41d8cd98f00b204e9800998ecf8427e\"");
-        check("a@b@c", "error: invalid reference format: \"docker.io/library/a@b@c\"");
+        check(
+            &format!("nginx:{}", "a".repeat(129)),
+            &format!("error: invalid tag format: \"{}\"", "a".repeat(129)),
+        );
+        check(
+            "a//b",
+            "error: invalid reference format: \"docker.io/a//b\"",
+        );
+        check(
+            "a/b_",
+            "error: invalid reference format: \"docker.io/a/b_\"",
+        );
+        check(
+            "a/___b",
+            "error: invalid reference format: \"docker.io/a/___b\"",
+        );
+        check(
+            "reg.io/a@sha256:abc",
+            "error: invalid digest \"sha256:abc\"",
+        );
+        check(
+            "reg.io/a@md5:d41d8cd98f00b204e9800998ecf8427e",
+            "error: invalid digest \"md5:d41d8cd98f00b204e9800998ecf8427e\"",
+        );
+        check(
+            "a@b@c",
+            "error: invalid reference format: \"docker.io/library/a@b@c\"",
+        );
         check(
             &"a".repeat(64).replace('a', "e"),
             "error: invalid repository name (eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee), cannot specify 64-byte hexadecimal strings",
         );
-        check("bad host!/a", "error: invalid reference format: \"docker.io/bad host!/a\"");
-        check("a b", "error: invalid reference format: \"docker.io/library/a b\"");
+        check(
+            "bad host!/a",
+            "error: invalid reference format: \"docker.io/bad host!/a\"",
+        );
+        check(
+            "a b",
+            "error: invalid reference format: \"docker.io/library/a b\"",
+        );
     }
 
     #[test]
@@ -313,7 +349,10 @@ mod tests {
             Err(ParseError::NameTooLong(_))
         ));
         let ok = format!("reg.io/{}", "a".repeat(248));
-        assert_eq!(Reference::parse_normalized(&ok).map(|r| r.name().len()), Ok(255));
+        assert_eq!(
+            Reference::parse_normalized(&ok).map(|r| r.name().len()),
+            Ok(255)
+        );
     }
 
     #[test]
@@ -335,9 +374,16 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        for s in ["nginx", "a/b/c:tag", "localhost:5000/x/y:z", "reg.io/a/b.c/d"] {
+        for s in [
+            "nginx",
+            "a/b/c:tag",
+            "localhost:5000/x/y:z",
+            "reg.io/a/b.c/d",
+        ] {
             let once = Reference::parse_normalized(s).expect("valid").to_string();
-            let twice = Reference::parse_normalized(&once).expect("valid").to_string();
+            let twice = Reference::parse_normalized(&once)
+                .expect("valid")
+                .to_string();
             assert_eq!(once, twice);
         }
     }

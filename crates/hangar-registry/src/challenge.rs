@@ -121,9 +121,18 @@ mod tests {
             r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull""#,
             "bearer[realm=https://auth.docker.io/token;service=registry.docker.io;scope=repository:library/nginx:pull]",
         );
-        check(r#"Basic realm="Registry Realm""#, "basic[realm=Registry Realm]");
-        check(r#"basic realm=x, Bearer realm="r", service=s"#, "basic[realm=x] bearer[realm=r;service=s]");
-        check(r#"Bearer realm="a\"b\\c",error="insufficient_scope""#, r#"bearer[realm=a"b\c;error=insufficient_scope]"#);
+        check(
+            r#"Basic realm="Registry Realm""#,
+            "basic[realm=Registry Realm]",
+        );
+        check(
+            r#"basic realm=x, Bearer realm="r", service=s"#,
+            "basic[realm=x] bearer[realm=r;service=s]",
+        );
+        check(
+            r#"Bearer realm="a\"b\\c",error="insufficient_scope""#,
+            r#"bearer[realm=a"b\c;error=insufficient_scope]"#,
+        );
         check("BEARER REALM=\"x\"", "bearer[realm=x]");
         check("", "");
         check("=x", "");

@@ -10,7 +10,9 @@ use hangar_reference::{Algorithm, Digest, Reference};
 use reqwest::StatusCode;
 use reqwest::Url;
 use reqwest::blocking::Client as Http;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER, WWW_AUTHENTICATE};
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use sha2::Digest as _;
 
 use crate::challenge::{self, Challenge};
@@ -155,7 +157,11 @@ pub enum Error {
 }
 
 fn detail_suffix(detail: &str) -> String {
-    if detail.is_empty() { String::new() } else { format!(": {detail}") }
+    if detail.is_empty() {
+        String::new()
+    } else {
+        format!(": {detail}")
+    }
 }
 
 /// A manifest exactly as the registry sent it.
@@ -227,7 +233,11 @@ fn flatten(e: &dyn std::error::Error) -> String {
 
 /// The host a registry name is reached at.
 fn host_of(registry: &str) -> &str {
-    if registry == "docker.io" { "registry-1.docker.io" } else { registry }
+    if registry == "docker.io" {
+        "registry-1.docker.io"
+    } else {
+        registry
+    }
 }
 
 fn hash(algorithm: Algorithm, bytes: &[u8]) -> Digest {
@@ -293,7 +303,13 @@ impl Client {
     /// Fetches the manifest `image` names (by digest if it has one, else by tag). A by-digest
     /// fetch is checked against the digest; a `Docker-Content-Digest` header must match too.
     pub fn get_manifest(&self, image: &Reference, deadline: Deadline) -> Result<Manifest, Error> {
-        let f = self.get(image, &format!("manifests/{}", image.request_ref()), Some(ACCEPT_MANIFESTS), MANIFEST_SIZE_LIMIT, deadline)?;
+        let f = self.get(
+            image,
+            &format!("manifests/{}", image.request_ref()),
+            Some(ACCEPT_MANIFESTS),
+            MANIFEST_SIZE_LIMIT,
+            deadline,
+        )?;
         let algorithm = image.digest().map_or(Algorithm::Sha256, Digest::algorithm);
         let digest = hash(algorithm, &f.body);
         if let Some(want) = image.digest() {
@@ -305,7 +321,10 @@ impl Client {
                 });
             }
         }
-        let announced = f.headers.get("docker-content-digest").and_then(|v| v.to_str().ok());
+        let announced = f
+            .headers
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok());
         if let Some(Ok(announced)) = announced.map(str::parse::<Digest>) {
             if hash(announced.algorithm(), &f.body) != announced {
                 return Err(Error::DigestMismatch {
@@ -325,8 +344,20 @@ impl Client {
 
     /// Fetches blob `digest` of `repository` (following redirects, which never carry our
     /// credentials to another host), at most `limit` bytes, digest-checked.
-    pub fn get_blob(&self, repository: &Reference, digest: &Digest, limit: u64, deadline: Deadline) -> Result<Vec<u8>, Error> {
-        let f = self.get(repository, &format!("blobs/{digest}"), None, limit, deadline)?;
+    pub fn get_blob(
+        &self,
+        repository: &Reference,
+        digest: &Digest,
+        limit: u64,
+        deadline: Deadline,
+    ) -> Result<Vec<u8>, Error> {
+        let f = self.get(
+            repository,
+            &format!("blobs/{digest}"),
+            None,
+            limit,
+            deadline,
+        )?;
         let actual = hash(digest.algorithm(), &f.body);
         if actual != *digest {
             return Err(Error::DigestMismatch {
@@ -339,7 +370,14 @@ impl Client {
     }
 
     /// GET `/v2/<path>/<suffix>` with authentication; 404 and other failures become errors.
-    fn get(&self, image: &Reference, suffix: &str, accept: Option<&str>, limit: u64, deadline: Deadline) -> Result<Fetched, Error> {
+    fn get(
+        &self,
+        image: &Reference,
+        suffix: &str,
+        accept: Option<&str>,
+        limit: u64,
+        deadline: Deadline,
+    ) -> Result<Fetched, Error> {
         let registry = image.domain();
         let endpoint = self.endpoint(registry, deadline)?;
         let http = self.http(endpoint.insecure);
@@ -386,7 +424,10 @@ impl Client {
 
     /// Pings a registry once per run: HTTPS first, plain HTTP only with `TlsVerify::Skip`.
     fn endpoint(&self, registry: &str, deadline: Deadline) -> Result<Endpoint, Error> {
-        let slot = lock(&self.endpoints).entry(registry.to_owned()).or_default().clone();
+        let slot = lock(&self.endpoints)
+            .entry(registry.to_owned())
+            .or_default()
+            .clone();
         let mut guard = lock(&slot);
         if let Some(e) = guard.as_ref() {
             return Ok(e.clone());
@@ -401,11 +442,24 @@ impl Client {
         for (scheme, insecure) in schemes {
             let base = Url::parse(&format!("{scheme}://{host}/"))
                 .map_err(|e| Error::Setup(format!("registry {registry:?}: {e}")))?;
-            let Ok(ping) = base.join("/v2/") else { continue };
+            let Ok(ping) = base.join("/v2/") else {
+                continue;
+            };
             // With a plain-HTTP fallback, a failed HTTPS probe is not retried: a TLS
             // handshake against an HTTP server fails the same way every time.
-            let attempts = if fallback && scheme == "https" { 1 } else { MAX_TRANSIENT_ATTEMPTS };
-            match self.fetch_with(self.http(insecure), &ping, &[], ERROR_BODY_LIMIT, deadline, attempts) {
+            let attempts = if fallback && scheme == "https" {
+                1
+            } else {
+                MAX_TRANSIENT_ATTEMPTS
+            };
+            match self.fetch_with(
+                self.http(insecure),
+                &ping,
+                &[],
+                ERROR_BODY_LIMIT,
+                deadline,
+                attempts,
+            ) {
                 Ok(f) if f.status.is_success() || f.status == StatusCode::UNAUTHORIZED => {
                     let e = Endpoint {
                         base,
@@ -424,7 +478,14 @@ impl Client {
     }
 
     /// The `Authorization` header value for one repository under `challenge`.
-    fn authorization(&self, registry: &str, path: &str, challenge: &Challenge, refresh: bool, deadline: Deadline) -> Result<Option<String>, Error> {
+    fn authorization(
+        &self,
+        registry: &str,
+        path: &str,
+        challenge: &Challenge,
+        refresh: bool,
+        deadline: Deadline,
+    ) -> Result<Option<String>, Error> {
         let creds = self.credentials.lookup(registry, path)?;
         match challenge.scheme.as_str() {
             "basic" => Ok(creds.map(|c| c.basic_header())),
@@ -442,7 +503,8 @@ impl Client {
                         return Ok(Some(format!("Bearer {}", t.value)));
                     }
                 }
-                let token = self.fetch_token(registry, challenge, &scope, creds.as_ref(), deadline)?;
+                let token =
+                    self.fetch_token(registry, challenge, &scope, creds.as_ref(), deadline)?;
                 let header = format!("Bearer {}", token.value);
                 *guard = Some(token);
                 Ok(Some(header))
@@ -451,13 +513,23 @@ impl Client {
         }
     }
 
-    fn fetch_token(&self, registry: &str, challenge: &Challenge, scope: &str, creds: Option<&Credentials>, deadline: Deadline) -> Result<Token, Error> {
+    fn fetch_token(
+        &self,
+        registry: &str,
+        challenge: &Challenge,
+        scope: &str,
+        creds: Option<&Credentials>,
+        deadline: Deadline,
+    ) -> Result<Token, Error> {
         let auth_err = |message: String| Error::Auth {
             registry: registry.to_owned(),
             message,
         };
-        let realm = challenge.param("realm").ok_or_else(|| auth_err("bearer challenge without realm".into()))?;
-        let mut url = Url::parse(realm).map_err(|e| auth_err(format!("invalid realm {realm:?}: {e}")))?;
+        let realm = challenge
+            .param("realm")
+            .ok_or_else(|| auth_err("bearer challenge without realm".into()))?;
+        let mut url =
+            Url::parse(realm).map_err(|e| auth_err(format!("invalid realm {realm:?}: {e}")))?;
         {
             let mut q = url.query_pairs_mut();
             if let Some(service) = challenge.param("service") {
@@ -475,7 +547,13 @@ impl Client {
         self.token_requests.fetch_add(1, Ordering::Relaxed);
         let insecure = self.tls_verify == TlsVerify::Skip;
         let started = Instant::now();
-        let f = self.fetch(self.http(insecure), &url, &headers, TOKEN_BODY_LIMIT, deadline)?;
+        let f = self.fetch(
+            self.http(insecure),
+            &url,
+            &headers,
+            TOKEN_BODY_LIMIT,
+            deadline,
+        )?;
         if !f.status.is_success() {
             return Err(auth_err(status_error(&f).to_string()));
         }
@@ -488,8 +566,13 @@ impl Client {
             #[serde(default)]
             expires_in: u64,
         }
-        let t: TokenResponse = serde_json::from_slice(&f.body).map_err(|e| auth_err(format!("token response: {e}")))?;
-        let value = if t.token.is_empty() { t.access_token } else { t.token };
+        let t: TokenResponse = serde_json::from_slice(&f.body)
+            .map_err(|e| auth_err(format!("token response: {e}")))?;
+        let value = if t.token.is_empty() {
+            t.access_token
+        } else {
+            t.token
+        };
         if value.is_empty() {
             return Err(auth_err("token response has no token".into()));
         }
@@ -503,7 +586,14 @@ impl Client {
 
     /// One GET with retries: 429 (honouring `Retry-After`), 5xx and broken connections or
     /// bodies, all within the deadline. The body is read up to `limit` bytes.
-    fn fetch(&self, http: &Http, url: &Url, headers: &[(reqwest::header::HeaderName, String)], limit: u64, deadline: Deadline) -> Result<Fetched, Error> {
+    fn fetch(
+        &self,
+        http: &Http,
+        url: &Url,
+        headers: &[(reqwest::header::HeaderName, String)],
+        limit: u64,
+        deadline: Deadline,
+    ) -> Result<Fetched, Error> {
         self.fetch_with(http, url, headers, limit, deadline, MAX_TRANSIENT_ATTEMPTS)
     }
 
@@ -521,7 +611,9 @@ impl Client {
         loop {
             attempt += 1;
             let Some(timeout) = deadline.request_timeout() else {
-                return Err(Error::Timeout { url: url.to_string() });
+                return Err(Error::Timeout {
+                    url: url.to_string(),
+                });
             };
             let mut req = http.get(url.clone()).timeout(timeout);
             for (k, v) in headers {
@@ -529,29 +621,42 @@ impl Client {
             }
             self.requests.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(url = %url, attempt, "GET");
-            let result = req.send().map_err(|e| transport_error(url, &e)).and_then(|resp| {
-                let status = resp.status();
-                let limit = if status.is_success() { limit } else { ERROR_BODY_LIMIT };
-                let headers = resp.headers().clone();
-                let final_url = resp.url().clone();
-                let body = read_limited(resp, limit, url)?;
-                Ok(Fetched {
-                    status,
-                    headers,
-                    body,
-                    url: final_url,
-                })
-            });
+            let result = req
+                .send()
+                .map_err(|e| transport_error(url, &e))
+                .and_then(|resp| {
+                    let status = resp.status();
+                    let limit = if status.is_success() {
+                        limit
+                    } else {
+                        ERROR_BODY_LIMIT
+                    };
+                    let headers = resp.headers().clone();
+                    let final_url = resp.url().clone();
+                    let body = read_limited(resp, limit, url)?;
+                    Ok(Fetched {
+                        status,
+                        headers,
+                        body,
+                        url: final_url,
+                    })
+                });
             let wait = match &result {
-                Ok(f) if f.status == StatusCode::TOO_MANY_REQUESTS && attempt < MAX_429_ATTEMPTS => {
-                    Some(retry_after(&f.headers).unwrap_or_else(|| backoff(attempt, Duration::from_secs(2), Duration::from_secs(60))))
+                Ok(f)
+                    if f.status == StatusCode::TOO_MANY_REQUESTS && attempt < MAX_429_ATTEMPTS =>
+                {
+                    Some(retry_after(&f.headers).unwrap_or_else(|| {
+                        backoff(attempt, Duration::from_secs(2), Duration::from_secs(60))
+                    }))
                 }
-                Ok(f) if f.status.is_server_error() && attempt < transient_attempts => {
-                    Some(backoff(attempt, Duration::from_millis(200), Duration::from_secs(5)))
-                }
-                Err(Error::Transport { .. }) if attempt < transient_attempts => {
-                    Some(backoff(attempt, Duration::from_millis(100), Duration::from_secs(5)))
-                }
+                Ok(f) if f.status.is_server_error() && attempt < transient_attempts => Some(
+                    backoff(attempt, Duration::from_millis(200), Duration::from_secs(5)),
+                ),
+                Err(Error::Transport { .. }) if attempt < transient_attempts => Some(backoff(
+                    attempt,
+                    Duration::from_millis(100),
+                    Duration::from_secs(5),
+                )),
                 _ => None,
             };
             match wait {
@@ -581,7 +686,9 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     let d = match v.parse::<u64>() {
         Ok(secs) => Duration::from_secs(secs),
-        Err(_) => httpdate_to_system_time(v)?.duration_since(SystemTime::now()).unwrap_or_default(),
+        Err(_) => httpdate_to_system_time(v)?
+            .duration_since(SystemTime::now())
+            .unwrap_or_default(),
     };
     Some(d.min(Duration::from_secs(60)))
 }
@@ -593,13 +700,21 @@ fn httpdate_to_system_time(s: &str) -> Option<SystemTime> {
     let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
         return None;
     };
-    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        .iter()
-        .position(|m| m == month)? as i64
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| m == month)? as i64
         + 1;
     let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
-    let hms: Vec<i64> = time.split(':').map(str::parse).collect::<Result<_, _>>().ok()?;
-    let [h, m, sec] = hms.as_slice() else { return None };
+    let hms: Vec<i64> = time
+        .split(':')
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let [h, m, sec] = hms.as_slice() else {
+        return None;
+    };
     // Days from civil (Howard Hinnant's algorithm).
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
@@ -609,12 +724,16 @@ fn httpdate_to_system_time(s: &str) -> Option<SystemTime> {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
     let secs = days * 86_400 + h * 3600 + m * 60 + sec;
-    u64::try_from(secs).ok().map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs(s))
+    u64::try_from(secs)
+        .ok()
+        .map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs(s))
 }
 
 fn transport_error(url: &Url, e: &reqwest::Error) -> Error {
     if e.is_timeout() {
-        Error::Timeout { url: url.to_string() }
+        Error::Timeout {
+            url: url.to_string(),
+        }
     } else {
         Error::Transport {
             url: url.to_string(),
@@ -623,15 +742,25 @@ fn transport_error(url: &Url, e: &reqwest::Error) -> Error {
     }
 }
 
-fn read_limited(resp: reqwest::blocking::Response, limit: u64, url: &Url) -> Result<Vec<u8>, Error> {
+fn read_limited(
+    resp: reqwest::blocking::Response,
+    limit: u64,
+    url: &Url,
+) -> Result<Vec<u8>, Error> {
     if resp.content_length().is_some_and(|n| n > limit) {
-        return Err(Error::TooLarge { url: url.to_string(), limit });
+        return Err(Error::TooLarge {
+            url: url.to_string(),
+            limit,
+        });
     }
     let mut body = Vec::new();
     resp.take(limit + 1).read_to_end(&mut body).map_err(|e| {
-        let timed_out = e.kind() == std::io::ErrorKind::TimedOut || flatten(&e).contains("timed out");
+        let timed_out =
+            e.kind() == std::io::ErrorKind::TimedOut || flatten(&e).contains("timed out");
         if timed_out {
-            Error::Timeout { url: url.to_string() }
+            Error::Timeout {
+                url: url.to_string(),
+            }
         } else {
             Error::Transport {
                 url: url.to_string(),
@@ -640,7 +769,10 @@ fn read_limited(resp: reqwest::blocking::Response, limit: u64, url: &Url) -> Res
         }
     })?;
     if body.len() as u64 > limit {
-        return Err(Error::TooLarge { url: url.to_string(), limit });
+        return Err(Error::TooLarge {
+            url: url.to_string(),
+            limit,
+        });
     }
     Ok(body)
 }
@@ -706,7 +838,10 @@ fn media_type_of(headers: &HeaderMap, body: &[u8]) -> String {
         .and_then(|v| v.to_str().ok())
         .map(|v| v.split(';').next().unwrap_or_default().trim().to_owned())
         .unwrap_or_default();
-    let generic = header.is_empty() || header == "text/plain" || header == "application/json" || header == "application/octet-stream";
+    let generic = header.is_empty()
+        || header == "text/plain"
+        || header == "application/json"
+        || header == "application/octet-stream";
     if !generic {
         return header;
     }
@@ -739,7 +874,10 @@ mod tests {
         assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
         h.insert(RETRY_AFTER, "999".parse().expect("header"));
         assert_eq!(retry_after(&h), Some(Duration::from_secs(60)));
-        h.insert(RETRY_AFTER, "Sun, 06 Nov 1994 08:49:37 GMT".parse().expect("header"));
+        h.insert(
+            RETRY_AFTER,
+            "Sun, 06 Nov 1994 08:49:37 GMT".parse().expect("header"),
+        );
         assert_eq!(retry_after(&h), Some(Duration::ZERO));
         assert_eq!(
             httpdate_to_system_time("Sun, 06 Nov 1994 08:49:37 GMT"),
@@ -770,10 +908,18 @@ mod tests {
     #[test]
     fn media_types() {
         let mut h = HeaderMap::new();
-        h.insert(CONTENT_TYPE, "application/vnd.oci.image.index.v1+json; charset=utf-8".parse().expect("h"));
+        h.insert(
+            CONTENT_TYPE,
+            "application/vnd.oci.image.index.v1+json; charset=utf-8"
+                .parse()
+                .expect("h"),
+        );
         assert_eq!(media_type_of(&h, b"{}"), media_type::OCI_INDEX);
         let none = HeaderMap::new();
-        assert_eq!(media_type_of(&none, br#"{"schemaVersion":1}"#), media_type::DOCKER_SCHEMA1_SIGNED);
+        assert_eq!(
+            media_type_of(&none, br#"{"schemaVersion":1}"#),
+            media_type::DOCKER_SCHEMA1_SIGNED
+        );
         assert_eq!(media_type_of(&none, br#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json"}"#), media_type::DOCKER_MANIFEST);
     }
 

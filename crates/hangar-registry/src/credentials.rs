@@ -33,7 +33,10 @@ impl Credentials {
 
     pub(crate) fn basic_header(&self) -> String {
         let raw = format!("{}:{}", self.username, self.password);
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        )
     }
 }
 
@@ -84,7 +87,9 @@ pub struct CredentialStore {
 impl fmt::Debug for CredentialStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let paths: Vec<&Path> = self.files.iter().map(|f| f.path.as_path()).collect();
-        f.debug_struct("CredentialStore").field("files", &paths).finish()
+        f.debug_struct("CredentialStore")
+            .field("files", &paths)
+            .finish()
     }
 }
 
@@ -98,7 +103,11 @@ impl CredentialStore {
     /// `XDG_RUNTIME_DIR`, `XDG_CONFIG_HOME`, `DOCKER_CONFIG`, `HOME`). Missing files are
     /// skipped; a file that exists but does not parse is an error.
     pub fn from_env() -> Result<CredentialStore, CredentialError> {
-        let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let env = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         let home = env("HOME");
         let mut paths: Vec<(PathBuf, bool)> = Vec::new();
         if let Some(p) = env("REGISTRY_AUTH_FILE") {
@@ -107,7 +116,8 @@ impl CredentialStore {
         if let Some(d) = env("XDG_RUNTIME_DIR") {
             paths.push((d.join("containers/auth.json"), false));
         }
-        if let Some(d) = env("XDG_CONFIG_HOME").or_else(|| home.as_ref().map(|h| h.join(".config"))) {
+        if let Some(d) = env("XDG_CONFIG_HOME").or_else(|| home.as_ref().map(|h| h.join(".config")))
+        {
             paths.push((d.join("containers/auth.json"), false));
         }
         if let Some(d) = env("DOCKER_CONFIG").or_else(|| home.as_ref().map(|h| h.join(".docker"))) {
@@ -143,7 +153,9 @@ impl CredentialStore {
             let auths = if legacy {
                 serde_json::from_slice::<BTreeMap<String, AuthEntry>>(&bytes).map_err(parse_err)?
             } else {
-                serde_json::from_slice::<AuthFile>(&bytes).map_err(parse_err)?.auths
+                serde_json::from_slice::<AuthFile>(&bytes)
+                    .map_err(parse_err)?
+                    .auths
             };
             out.push(LoadedFile {
                 path: path.to_owned(),
@@ -156,7 +168,11 @@ impl CredentialStore {
 
     /// Credentials for `repository` (`path` inside `registry`), trying the repository, its
     /// parents, then the registry, then normalized keys such as `https://index.docker.io/v1/`.
-    pub fn lookup(&self, registry: &str, repository: &str) -> Result<Option<Credentials>, CredentialError> {
+    pub fn lookup(
+        &self,
+        registry: &str,
+        repository: &str,
+    ) -> Result<Option<Credentials>, CredentialError> {
         let mut keys = vec![format!("{registry}/{repository}")];
         let mut path = repository;
         while let Some((parent, _)) = path.rsplit_once('/') {
@@ -189,7 +205,9 @@ impl CredentialStore {
 }
 
 fn normalize_key(key: &str, legacy: bool) -> String {
-    let stripped = key.trim_start_matches("http://").trim_start_matches("https://");
+    let stripped = key
+        .trim_start_matches("http://")
+        .trim_start_matches("https://");
     let host = if legacy || stripped.len() != key.len() {
         stripped.split('/').next().unwrap_or(stripped)
     } else {
@@ -238,15 +256,31 @@ mod tests {
         .expect("write");
         std::fs::write(
             &d,
-            format!(r#"{{"auths":{{"https://index.docker.io/v1/":{{"auth":"{}"}},"other.io":{{}}}}}}"#, b64("hub:3")),
+            format!(
+                r#"{{"auths":{{"https://index.docker.io/v1/":{{"auth":"{}"}},"other.io":{{}}}}}}"#,
+                b64("hub:3")
+            ),
         )
         .expect("write");
-        std::fs::write(&legacy, format!(r#"{{"https://old.io/v1/":{{"auth":"{}","email":"x"}}}}"#, b64("old:4:5")))
-            .expect("write");
-        let store = CredentialStore::from_files([(a.as_path(), false), (d.as_path(), false), (legacy.as_path(), true)])
-            .expect("load");
+        std::fs::write(
+            &legacy,
+            format!(
+                r#"{{"https://old.io/v1/":{{"auth":"{}","email":"x"}}}}"#,
+                b64("old:4:5")
+            ),
+        )
+        .expect("write");
+        let store = CredentialStore::from_files([
+            (a.as_path(), false),
+            (d.as_path(), false),
+            (legacy.as_path(), true),
+        ])
+        .expect("load");
         let user = |reg: &str, repo: &str| {
-            store.lookup(reg, repo).expect("lookup").map(|c| format!("{}:{}", c.username, c.password()))
+            store
+                .lookup(reg, repo)
+                .expect("lookup")
+                .map(|c| format!("{}:{}", c.username, c.password()))
         };
         assert_eq!(user("reg.io", "team/app/sub").as_deref(), Some("repo:1"));
         assert_eq!(user("reg.io", "team/other").as_deref(), Some("reg:2"));

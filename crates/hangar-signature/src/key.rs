@@ -1,7 +1,9 @@
 //! Trusted public keys: PEM loading and the ECDSA check over payload bytes.
 
 use p256::ecdsa::{DerSignature, Signature, VerifyingKey, signature::Verifier};
-use p256::pkcs8::{DecodePublicKey, EncodePublicKey, ObjectIdentifier, spki::SubjectPublicKeyInfoRef};
+use p256::pkcs8::{
+    DecodePublicKey, EncodePublicKey, ObjectIdentifier, spki::SubjectPublicKeyInfoRef,
+};
 use sha2::{Digest as _, Sha256};
 
 const ID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
@@ -103,9 +105,15 @@ fn decode_pem(pem: &[u8]) -> Result<(String, Vec<u8>), KeyError> {
 
 /// Verifies `sig` over `payload` with each key in turn; returns the first key that accepts.
 /// The error text is sigstore-go's, which containers/image reports.
-pub(crate) fn verify_any<'k>(keys: &'k [PublicKey], payload: &[u8], sig: &[u8]) -> Result<&'k PublicKey, String> {
+pub(crate) fn verify_any<'k>(
+    keys: &'k [PublicKey],
+    payload: &[u8],
+    sig: &[u8],
+) -> Result<&'k PublicKey, String> {
     // DER first, as cosign writes it; a 64-byte r||s (IEEE P1363) is accepted too.
-    let (parsed, encoding) = match DerSignature::from_bytes(sig).and_then(|d| Signature::try_from(d)) {
+    let (parsed, encoding) = match DerSignature::from_bytes(sig)
+        .and_then(|d| Signature::try_from(d))
+    {
         Ok(s) => (s, "ASN.1"),
         Err(_) => match Signature::from_slice(sig) {
             Ok(s) if sig.len() == 64 => (s, "IEEE-P1363"),
@@ -139,12 +147,18 @@ mod tests {
             "ok f9d6d37a0dabd66f434708381e989ce16fcf48ceca10bfdad3351470766a505c",
         );
         check("hello", "not a PEM file: no \"-----BEGIN\" line");
-        check("-----BEGIN PUBLIC KEY-----\nAAAA\n", "not a PEM file: no \"-----END PUBLIC KEY-----\" line");
+        check(
+            "-----BEGIN PUBLIC KEY-----\nAAAA\n",
+            "not a PEM file: no \"-----END PUBLIC KEY-----\" line",
+        );
         check(
             "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n",
             "unexpected PEM block type \"EC PRIVATE KEY\", want \"PUBLIC KEY\"",
         );
-        check("-----BEGIN PUBLIC KEY-----\n!!\n-----END PUBLIC KEY-----\n", "not a PEM file: base64 body: Invalid symbol 33, offset 0.");
+        check(
+            "-----BEGIN PUBLIC KEY-----\n!!\n-----END PUBLIC KEY-----\n",
+            "not a PEM file: base64 body: Invalid symbol 33, offset 0.",
+        );
         // A real Ed25519 key (RFC 8410 example).
         check(
             "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n",

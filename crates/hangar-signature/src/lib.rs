@@ -157,7 +157,9 @@ mod tests {
             Some(SIG.trim()),
             "cryptographic signature verification failed: invalid signature when validating ASN.1 encoded signature",
         );
-        let mut sig = base64::engine::general_purpose::STANDARD.decode(SIG.trim()).expect("b64");
+        let mut sig = base64::engine::general_purpose::STANDARD
+            .decode(SIG.trim())
+            .expect("b64");
         let last = sig.len() - 1;
         sig[last] ^= 0x40;
         check_err(
@@ -166,8 +168,18 @@ mod tests {
             Some(&b64(&sig)),
             "cryptographic signature verification failed: invalid signature when validating ASN.1 encoded signature",
         );
-        check_err(&[lab()], PAYLOAD, None, "missing dev.cosignproject.cosign/signature annotation");
-        check_err(&[lab()], PAYLOAD, Some("not base64!"), "base64 decoding: Invalid symbol 32, offset 3.");
+        check_err(
+            &[lab()],
+            PAYLOAD,
+            None,
+            "missing dev.cosignproject.cosign/signature annotation",
+        );
+        check_err(
+            &[lab()],
+            PAYLOAD,
+            Some("not base64!"),
+            "base64 decoding: Invalid symbol 32, offset 3.",
+        );
         check_err(
             &[lab()],
             PAYLOAD,
@@ -182,8 +194,22 @@ mod tests {
         let payload = payload::tests::payload_with("\"sha256:".to_owned() + &"a".repeat(64) + "\"");
         let sig: Signature = sk.sign(payload.as_bytes());
         let der = sig.to_der();
-        assert!(verify(std::slice::from_ref(&pk), payload.as_bytes(), Some(&b64(der.as_bytes()))).is_ok());
-        assert!(verify(std::slice::from_ref(&pk), payload.as_bytes(), Some(&b64(&sig.to_bytes()))).is_ok());
+        assert!(
+            verify(
+                std::slice::from_ref(&pk),
+                payload.as_bytes(),
+                Some(&b64(der.as_bytes()))
+            )
+            .is_ok()
+        );
+        assert!(
+            verify(
+                std::slice::from_ref(&pk),
+                payload.as_bytes(),
+                Some(&b64(&sig.to_bytes()))
+            )
+            .is_ok()
+        );
         check_err(
             std::slice::from_ref(&lab()),
             payload.as_bytes(),
@@ -198,7 +224,11 @@ mod tests {
         let bad = br#"{"critical":{},"optional":null}"#;
         let sig: Signature = sk.sign(bad);
         // Verified with the right key, the payload is parsed and rejected...
-        match verify(std::slice::from_ref(&pk), bad, Some(&b64(sig.to_der().as_bytes()))) {
+        match verify(
+            std::slice::from_ref(&pk),
+            bad,
+            Some(&b64(sig.to_der().as_bytes())),
+        ) {
             Err(SignatureError::Payload(_)) => {}
             other => panic!("{other:?}"),
         }

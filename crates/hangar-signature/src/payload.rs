@@ -109,7 +109,9 @@ impl<'de> Visitor<'de> for OptionalVisitor {
         let mut seen = std::collections::HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
             if !seen.insert(key.clone()) {
-                return Err(de::Error::custom(format!("duplicate key {key:?} in optional")));
+                return Err(de::Error::custom(format!(
+                    "duplicate key {key:?} in optional"
+                )));
             }
             match key.as_str() {
                 "creator" => out.creator = Some(map.next_value::<String>()?),
@@ -136,14 +138,20 @@ impl<'de> Visitor<'de> for OptionalVisitor {
 
 /// Parses payload bytes strictly. Call it only on bytes whose signature verified.
 pub fn parse_payload(bytes: &[u8]) -> Result<Payload, PayloadError> {
-    let u: Untrusted = serde_json::from_slice(bytes).map_err(|e| PayloadError::Json(e.to_string()))?;
+    let u: Untrusted =
+        serde_json::from_slice(bytes).map_err(|e| PayloadError::Json(e.to_string()))?;
     if u.critical.kind != SIGNATURE_TYPE {
         return Err(PayloadError::Type(u.critical.kind));
     }
-    let docker_manifest_digest = u.critical.image.digest.parse().map_err(|source| PayloadError::Digest {
-        digest: u.critical.image.digest.clone(),
-        source,
-    })?;
+    let docker_manifest_digest =
+        u.critical
+            .image
+            .digest
+            .parse()
+            .map_err(|source| PayloadError::Digest {
+                digest: u.critical.image.digest.clone(),
+                source,
+            })?;
     Ok(Payload {
         docker_manifest_digest,
         docker_reference: u.critical.identity.reference,
@@ -173,7 +181,12 @@ pub(crate) mod tests {
                 p.docker_manifest_digest, p.docker_reference, p.creator, p.timestamp
             ),
             // Positions are serde_json's business; the reason is ours to check.
-            Err(e) => e.to_string().split(" at line ").next().unwrap_or_default().to_owned(),
+            Err(e) => e
+                .to_string()
+                .split(" at line ")
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
         };
         assert_eq!(got, expected, "{json}");
     }
@@ -186,17 +199,38 @@ pub(crate) mod tests {
 
     #[test]
     fn accepts() {
-        check(&payload_with(format!("\"{D}\"")), &format!("ok {D} reg.io/a/b:v1 Some(\"hangar\") Some(1795800540)"));
-        check(&body("", "null", ""), &format!("ok {D} reg.io/a/b:v1 None None"));
-        check(&body("", "{}", ""), &format!("ok {D} reg.io/a/b:v1 None None"));
-        check(&body("", r#"{"other":[1,{"x":2}],"timestamp":1.7e9}"#, ""), &format!("ok {D} reg.io/a/b:v1 None Some(1700000000)"));
-        check(&(body("", "null", "") + " \n"), &format!("ok {D} reg.io/a/b:v1 None None"));
+        check(
+            &payload_with(format!("\"{D}\"")),
+            &format!("ok {D} reg.io/a/b:v1 Some(\"hangar\") Some(1795800540)"),
+        );
+        check(
+            &body("", "null", ""),
+            &format!("ok {D} reg.io/a/b:v1 None None"),
+        );
+        check(
+            &body("", "{}", ""),
+            &format!("ok {D} reg.io/a/b:v1 None None"),
+        );
+        check(
+            &body("", r#"{"other":[1,{"x":2}],"timestamp":1.7e9}"#, ""),
+            &format!("ok {D} reg.io/a/b:v1 None Some(1700000000)"),
+        );
+        check(
+            &(body("", "null", "") + " \n"),
+            &format!("ok {D} reg.io/a/b:v1 None None"),
+        );
     }
 
     #[test]
     fn rejects() {
-        check(&body(",\"x\":1", "null", ""), "unknown field `x`, expected one of `type`, `image`, `identity`");
-        check(&body("", "null", ",\"extra\":{}"), "unknown field `extra`, expected `critical` or `optional`");
+        check(
+            &body(",\"x\":1", "null", ""),
+            "unknown field `x`, expected one of `type`, `image`, `identity`",
+        );
+        check(
+            &body("", "null", ",\"extra\":{}"),
+            "unknown field `extra`, expected `critical` or `optional`",
+        );
         check(
             &body(",\"type\":\"cosign container image signature\"", "null", ""),
             "duplicate field `type`",
@@ -205,23 +239,65 @@ pub(crate) mod tests {
             &body("", "null", ",\"optional\":null"),
             "duplicate field `optional`",
         );
-        check(&body("", r#"{"creator":"a","creator":"b"}"#, ""), "duplicate key \"creator\" in optional");
-        check(&body("", r#"{"creator":1}"#, ""), "invalid type: integer `1`, expected a string");
-        check(&body("", r#"{"timestamp":"1"}"#, ""), "invalid type: string \"1\", expected a JSON number");
-        check(&body("", r#"{"timestamp":1.5}"#, ""), "optional.timestamp 1.5 is not an integer");
-        check(&body("", "[]", ""), "invalid type: sequence, expected null or an object");
+        check(
+            &body("", r#"{"creator":"a","creator":"b"}"#, ""),
+            "duplicate key \"creator\" in optional",
+        );
+        check(
+            &body("", r#"{"creator":1}"#, ""),
+            "invalid type: integer `1`, expected a string",
+        );
+        check(
+            &body("", r#"{"timestamp":"1"}"#, ""),
+            "invalid type: string \"1\", expected a JSON number",
+        );
+        check(
+            &body("", r#"{"timestamp":1.5}"#, ""),
+            "optional.timestamp 1.5 is not an integer",
+        );
+        check(
+            &body("", "[]", ""),
+            "invalid type: sequence, expected null or an object",
+        );
         check(&(body("", "null", "") + "{}"), "trailing characters");
         check(r#"{"critical":{},"optional":null}"#, "missing field `type`");
-        check(r#"{"critical":null}"#, "invalid type: null, expected struct Critical");
-        check(&payload_with("\"sha256:abc\"".into()), "invalid docker-manifest-digest \"sha256:abc\": invalid checksum digest length");
-        check(&payload_with(format!("\"{}\"", D.to_uppercase().replace("SHA256", "sha256"))), &format!("invalid docker-manifest-digest {:?}: invalid checksum digest format", D.to_uppercase().replace("SHA256", "sha256")));
-        check(&payload_with("123".into()), "invalid type: integer `123`, expected a string");
         check(
-            &body("", "null", "").replace("cosign container image signature", "atomic container signature"),
+            r#"{"critical":null}"#,
+            "invalid type: null, expected struct Critical",
+        );
+        check(
+            &payload_with("\"sha256:abc\"".into()),
+            "invalid docker-manifest-digest \"sha256:abc\": invalid checksum digest length",
+        );
+        check(
+            &payload_with(format!(
+                "\"{}\"",
+                D.to_uppercase().replace("SHA256", "sha256")
+            )),
+            &format!(
+                "invalid docker-manifest-digest {:?}: invalid checksum digest format",
+                D.to_uppercase().replace("SHA256", "sha256")
+            ),
+        );
+        check(
+            &payload_with("123".into()),
+            "invalid type: integer `123`, expected a string",
+        );
+        check(
+            &body("", "null", "").replace(
+                "cosign container image signature",
+                "atomic container signature",
+            ),
             "unrecognized signature type \"atomic container signature\"",
         );
-        check(&body("", "null", "").replace("\"optional\":null", "\"optionalx\":null"), "unknown field `optionalx`, expected `critical` or `optional`");
-        check(r#"{"critical":{"identity":{"docker-reference":"a"},"image":{"docker-manifest-digest":"sha256:x"},"type":"cosign container image signature"}}"#, "missing field `optional`");
+        check(
+            &body("", "null", "").replace("\"optional\":null", "\"optionalx\":null"),
+            "unknown field `optionalx`, expected `critical` or `optional`",
+        );
+        check(
+            r#"{"critical":{"identity":{"docker-reference":"a"},"image":{"docker-manifest-digest":"sha256:x"},"type":"cosign container image signature"}}"#,
+            "missing field `optional`",
+        );
         check("", "EOF while parsing a value");
     }
 }

@@ -111,7 +111,8 @@ impl Registry {
             ),
         )
         .map_err(|e| e.to_string())?;
-        let log = std::fs::File::create(dir.path().join("registry.log")).map_err(|e| e.to_string())?;
+        let log =
+            std::fs::File::create(dir.path().join("registry.log")).map_err(|e| e.to_string())?;
         let child = Command::new(REGISTRY_BIN)
             .arg("serve")
             .arg(&config)
@@ -133,14 +134,22 @@ impl Registry {
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(15) {
             if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("docker-registry on {} exited ({status}): {}", self.addr, self.log()));
+                return Err(format!(
+                    "docker-registry on {} exited ({status}): {}",
+                    self.addr,
+                    self.log()
+                ));
             }
             if http_status(&self.addr, "/v2/").is_some_and(|s| s == 200 || s == 401) {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Err(format!("docker-registry on {} not ready after 15 s: {}", self.addr, self.log()))
+        Err(format!(
+            "docker-registry on {} not ready after 15 s: {}",
+            self.addr,
+            self.log()
+        ))
     }
 
     /// `host:port`.
@@ -178,11 +187,20 @@ pub fn http_get(addr: &str, path: &str, headers: &[(&str, &str)]) -> Option<(u16
 }
 
 /// A plain-HTTP/1.0 request on loopback with a 5 s read timeout: status and body.
-pub fn http_request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Option<(u16, Vec<u8>)> {
+pub fn http_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<(u16, Vec<u8>)> {
     let sock = addr.parse().ok()?;
     let mut s = TcpStream::connect_timeout(&sock, Duration::from_secs(2)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let mut req = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n", body.len());
+    let mut req = format!(
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -204,6 +222,12 @@ pub fn read_tsv(path: &Path) -> Result<Vec<std::collections::BTreeMap<String, St
     let header: Vec<&str> = lines.next().ok_or("empty TSV")?.split('\t').collect();
     Ok(lines
         .filter(|l| !l.is_empty())
-        .map(|l| header.iter().map(|h| h.to_string()).zip(l.split('\t').map(str::to_owned)).collect())
+        .map(|l| {
+            header
+                .iter()
+                .map(|h| h.to_string())
+                .zip(l.split('\t').map(str::to_owned))
+                .collect()
+        })
         .collect())
 }

@@ -36,7 +36,7 @@ mod platform;
 use hangar_policy::SignedIdentity;
 use hangar_reference::{Digest, Reference};
 use hangar_registry::{Client, Deadline, Error as RegistryError, media_type};
-use hangar_signature::{SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, PublicKey, verify};
+use hangar_signature::{PublicKey, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, verify};
 
 pub use platform::{Platform, PlatformFilter};
 
@@ -154,12 +154,16 @@ impl Validator<'_> {
             Err(e) => return ImageResult::failed(format!("fetching manifest: {e}")),
         };
         match manifest.media_type.as_str() {
-            media_type::OCI_INDEX | media_type::DOCKER_LIST => self.validate_index(&image, &manifest.bytes, deadline),
+            media_type::OCI_INDEX | media_type::DOCKER_LIST => {
+                self.validate_index(&image, &manifest.bytes, deadline)
+            }
             media_type::OCI_MANIFEST | media_type::DOCKER_MANIFEST => {
                 self.validate_single(&image, &manifest.bytes, manifest.digest, deadline)
             }
             mt @ (media_type::DOCKER_SCHEMA1 | media_type::DOCKER_SCHEMA1_SIGNED) => {
-                ImageResult::failed(format!("unsupported to sign for deprecated image MIME type {mt:?}"))
+                ImageResult::failed(format!(
+                    "unsupported to sign for deprecated image MIME type {mt:?}"
+                ))
             }
             mt => ImageResult::failed(format!("unsupported manifest MIME type {mt:?}")),
         }
@@ -180,9 +184,16 @@ impl Validator<'_> {
             }
             let digest = match entry.digest.parse::<Digest>() {
                 Ok(d) => d,
-                Err(e) => return ImageResult::failed(format!("manifest list entry {platform} has invalid digest {:?}: {e}", entry.digest)),
+                Err(e) => {
+                    return ImageResult::failed(format!(
+                        "manifest list entry {platform} has invalid digest {:?}: {e}",
+                        entry.digest
+                    ));
+                }
             };
-            if entry.media_type == media_type::DOCKER_SCHEMA1 || entry.media_type == media_type::DOCKER_SCHEMA1_SIGNED {
+            if entry.media_type == media_type::DOCKER_SCHEMA1
+                || entry.media_type == media_type::DOCKER_SCHEMA1_SIGNED
+            {
                 return ImageResult::failed(format!(
                     "{platform}: unsupported to sign for deprecated image MIME type {:?}",
                     entry.media_type
@@ -200,7 +211,13 @@ impl Validator<'_> {
         summarize(platforms, true)
     }
 
-    fn validate_single(&self, image: &Reference, bytes: &[u8], digest: Digest, deadline: Deadline) -> ImageResult {
+    fn validate_single(
+        &self,
+        image: &Reference,
+        bytes: &[u8],
+        digest: Digest,
+        deadline: Deadline,
+    ) -> ImageResult {
         let manifest = match oci_spec::image::ImageManifest::from_reader(bytes) {
             Ok(m) => m,
             Err(e) => return ImageResult::failed(format!("invalid image manifest: {e}")),
@@ -210,10 +227,14 @@ impl Validator<'_> {
             Err(e) => return ImageResult::failed(format!("invalid config digest: {e}")),
         };
         let repository = image.repository();
-        let config = match self.client.get_blob(&repository, &config_digest, CONFIG_SIZE_LIMIT, deadline) {
-            Ok(c) => c,
-            Err(e) => return ImageResult::failed(format!("fetching image config: {e}")),
-        };
+        let config =
+            match self
+                .client
+                .get_blob(&repository, &config_digest, CONFIG_SIZE_LIMIT, deadline)
+            {
+                Ok(c) => c,
+                Err(e) => return ImageResult::failed(format!("fetching image config: {e}")),
+            };
         let platform = match serde_json::from_slice::<PlatformJson>(&config) {
             Ok(p) => Platform::new(&p.os, &p.architecture, p.variant.as_deref()),
             Err(e) => return ImageResult::failed(format!("invalid image config: {e}")),
@@ -234,7 +255,13 @@ impl Validator<'_> {
     }
 
     /// Looks for one acceptable signature of `digest` in `repository`, for `intended`.
-    fn validate_platform(&self, repository: &Reference, digest: &Digest, intended: &Reference, deadline: Deadline) -> Result<Accepted, String> {
+    fn validate_platform(
+        &self,
+        repository: &Reference,
+        digest: &Digest,
+        intended: &Reference,
+        deadline: Deadline,
+    ) -> Result<Accepted, String> {
         let tag = digest.signature_tag();
         let sig_ref = repository.with_tag(&tag).map_err(|e| e.to_string())?;
         let sig_manifest = match self.client.get_manifest(&sig_ref, deadline) {
@@ -263,7 +290,10 @@ impl Validator<'_> {
         match reasons.len() {
             0 => Err(NO_SIGNATURE.to_owned()),
             1 => Err(reasons.remove(0)),
-            _ => Err(format!("None of the signatures were accepted, reasons: {}", reasons.join("; "))),
+            _ => Err(format!(
+                "None of the signatures were accepted, reasons: {}",
+                reasons.join("; ")
+            )),
         }
     }
 
@@ -275,9 +305,15 @@ impl Validator<'_> {
         intended: &Reference,
         deadline: Deadline,
     ) -> Result<Accepted, String> {
-        let annotation = layer.annotations().as_ref().and_then(|a| a.get(SIGNATURE_ANNOTATION));
+        let annotation = layer
+            .annotations()
+            .as_ref()
+            .and_then(|a| a.get(SIGNATURE_ANNOTATION));
         if layer.size() > SIGNATURE_SIZE_LIMIT {
-            return Err(format!("signature payload of {} bytes exceeds the {SIGNATURE_SIZE_LIMIT}-byte limit", layer.size()));
+            return Err(format!(
+                "signature payload of {} bytes exceeds the {SIGNATURE_SIZE_LIMIT}-byte limit",
+                layer.size()
+            ));
         }
         let blob_digest = layer
             .digest()
@@ -288,13 +324,20 @@ impl Validator<'_> {
             .client
             .get_blob(repository, &blob_digest, SIGNATURE_SIZE_LIMIT, deadline)
             .map_err(|e| format!("fetching signature payload: {e}"))?;
-        let verified = verify(self.keys, &payload, annotation.map(String::as_str)).map_err(|e| e.to_string())?;
+        let verified = verify(self.keys, &payload, annotation.map(String::as_str))
+            .map_err(|e| e.to_string())?;
         let claimed = verified.payload();
         if claimed.docker_manifest_digest != *digest {
-            return Err(format!("Signature for digest {} does not match", claimed.docker_manifest_digest));
+            return Err(format!(
+                "Signature for digest {} does not match",
+                claimed.docker_manifest_digest
+            ));
         }
         if !self.identity.matches(intended, &claimed.docker_reference) {
-            return Err(format!("Signature for identity {} is not accepted", claimed.docker_reference));
+            return Err(format!(
+                "Signature for identity {} is not accepted",
+                claimed.docker_reference
+            ));
         }
         Ok(Accepted {
             identity: claimed.docker_reference.clone(),
@@ -321,7 +364,11 @@ fn summarize(platforms: Vec<PlatformResult>, from_index: bool) -> ImageResult {
         })
         .collect();
     ImageResult {
-        verdict: if failures.is_empty() { Verdict::Passed } else { Verdict::Failed },
+        verdict: if failures.is_empty() {
+            Verdict::Passed
+        } else {
+            Verdict::Failed
+        },
         reason: (!failures.is_empty()).then(|| failures.join("; ")),
         platforms,
     }

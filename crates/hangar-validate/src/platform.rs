@@ -51,7 +51,10 @@ impl Default for PlatformFilter {
 
 impl PlatformFilter {
     /// `archs` items are `arch` or `arch/variant`; empty items are dropped.
-    pub fn new<A, O>(archs: impl IntoIterator<Item = A>, oses: impl IntoIterator<Item = O>) -> PlatformFilter
+    pub fn new<A, O>(
+        archs: impl IntoIterator<Item = A>,
+        oses: impl IntoIterator<Item = O>,
+    ) -> PlatformFilter
     where
         A: AsRef<str>,
         O: AsRef<str>,
@@ -85,15 +88,18 @@ impl PlatformFilter {
 
     /// Whether `p` is selected.
     pub fn matches(&self, p: &Platform) -> bool {
-        if p.os.is_empty() || p.architecture.is_empty() || p.os == "unknown" || p.architecture == "unknown" {
+        if p.os.is_empty()
+            || p.architecture.is_empty()
+            || p.os == "unknown"
+            || p.architecture == "unknown"
+        {
             return false;
         }
         let os_ok = self.oses.is_empty() || self.oses.iter().any(|o| *o == p.os);
         let arch_ok = self.archs.is_empty()
-            || self
-                .archs
-                .iter()
-                .any(|(a, v)| *a == p.architecture && v.as_ref().is_none_or(|v| Some(v) == p.variant.as_ref()));
+            || self.archs.iter().any(|(a, v)| {
+                *a == p.architecture && v.as_ref().is_none_or(|v| Some(v) == p.variant.as_ref())
+            });
         os_ok && arch_ok
     }
 }
@@ -126,7 +132,13 @@ mod tests {
         check(&all, ("linux", "s390x", None), true);
         check(&all, ("unknown", "unknown", None), false);
         check(&all, ("", "amd64", None), false);
-        assert_eq!(Platform::new("linux", "arm", Some("v7")).to_string(), "linux/arm/v7");
-        assert_eq!(Platform::new("linux", "amd64", Some("")).to_string(), "linux/amd64");
+        assert_eq!(
+            Platform::new("linux", "arm", Some("v7")).to_string(),
+            "linux/arm/v7"
+        );
+        assert_eq!(
+            Platform::new("linux", "amd64", Some("")).to_string(),
+            "linux/amd64"
+        );
     }
 }

@@ -4,7 +4,8 @@ use crate::{fixture, hangar, lab_pub, run_in, validate};
 use hangar_testkit::{TempDir, fixture_dir, free_port, http_request};
 
 const SINGLE: &str = "127.0.0.1:5000/fixtures/single:v1";
-const SINGLE_DIGEST: &str = "sha256:9d787d7bfc4d7b2f3d15e7a1e31329166fc3adbc938a52590056b8b3cc8e6ac4";
+const SINGLE_DIGEST: &str =
+    "sha256:9d787d7bfc4d7b2f3d15e7a1e31329166fc3adbc938a52590056b8b3cc8e6ac4";
 
 fn key_arg() -> String {
     lab_pub().to_str().expect("utf-8").to_owned()
@@ -18,9 +19,25 @@ fn missing_flags_are_usage_errors() {
     let run = hangar("nginx\n", &["sign", "validate", "-p", &key_arg()]);
     assert_eq!(run.code, 2, "{}", run.all());
     assert!(run.stderr.contains("--file"), "{}", run.stderr);
-    let run = hangar("nginx\n", &["sign", "validate", "-f", "list.txt", "-p", &key_arg(), "--timeout", "soon"]);
+    let run = hangar(
+        "nginx\n",
+        &[
+            "sign",
+            "validate",
+            "-f",
+            "list.txt",
+            "-p",
+            &key_arg(),
+            "--timeout",
+            "soon",
+        ],
+    );
     assert_eq!(run.code, 2, "{}", run.all());
-    assert!(run.stderr.contains("invalid duration \"soon\""), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("invalid duration \"soon\""),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -35,19 +52,49 @@ fn setup_errors_name_the_cause_before_any_traffic() {
     .expect("write");
     let key = key_arg();
     let cases = [
-        (vec!["-f", "missing.txt", "-p", &key], "reading image list missing.txt"),
-        (vec!["-f", "list.txt", "-p", "missing.pub"], "reading sigstore public key missing.pub"),
-        (vec!["-f", "list.txt", "-p", "not.pem"], "sigstore public key not.pem: not a PEM file"),
-        (vec!["-f", "list.txt", "-p", "ed25519.pub"], "unsupported public key type Ed25519"),
-        (vec!["-f", "list.txt", "-p", &key, "--exact-repository", "Bad/Repo"], "--exact-repository \"Bad/Repo\""),
+        (
+            vec!["-f", "missing.txt", "-p", &key],
+            "reading image list missing.txt",
+        ),
+        (
+            vec!["-f", "list.txt", "-p", "missing.pub"],
+            "reading sigstore public key missing.pub",
+        ),
+        (
+            vec!["-f", "list.txt", "-p", "not.pem"],
+            "sigstore public key not.pem: not a PEM file",
+        ),
+        (
+            vec!["-f", "list.txt", "-p", "ed25519.pub"],
+            "unsupported public key type Ed25519",
+        ),
+        (
+            vec![
+                "-f",
+                "list.txt",
+                "-p",
+                &key,
+                "--exact-repository",
+                "Bad/Repo",
+            ],
+            "--exact-repository \"Bad/Repo\"",
+        ),
     ];
     for (flags, want) in cases {
         let mut args = vec!["sign", "validate"];
         args.extend(flags.iter().copied());
         let run = run_in(dir.path(), &args);
         assert_eq!(run.code, 2, "{args:?}: {}", run.all());
-        assert!(run.stderr.contains("[FATA]") && run.stderr.contains(want), "{args:?}: {}", run.stderr);
-        assert!(!run.stderr.contains("GET "), "{args:?}: traffic before setup finished: {}", run.stderr);
+        assert!(
+            run.stderr.contains("[FATA]") && run.stderr.contains(want),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(
+            !run.stderr.contains("GET "),
+            "{args:?}: traffic before setup finished: {}",
+            run.stderr
+        );
         assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
     }
 }
@@ -59,9 +106,18 @@ fn unreachable_registry_fails_each_line_and_continues() {
     let run = validate(&list, &["-j", "2", "--timeout", "20s"]);
     assert_eq!(run.code, 1, "{}", run.all());
     for (n, line) in list.lines().enumerate() {
-        assert!(run.stderr.contains(&format!("error occurred on [IMG: {}] [{line}]", n + 1)), "{}", run.stderr);
+        assert!(
+            run.stderr
+                .contains(&format!("error occurred on [IMG: {}] [{line}]", n + 1)),
+            "{}",
+            run.stderr
+        );
     }
-    assert!(run.stderr.contains("Connection refused") || run.stderr.contains("connect"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Connection refused") || run.stderr.contains("connect"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(run.failed.as_deref(), Some(list.as_str()));
 }
 
@@ -71,8 +127,17 @@ fn jobs_outside_range_warn_and_use_one() {
     for jobs in ["0", "99", "-3"] {
         let run = validate(&format!("{SINGLE}\n"), &["-j", jobs]);
         assert_eq!(run.code, 0, "{}", run.all());
-        assert!(run.stderr.contains(&format!("[WARN] Invalid worker count {jobs}")), "{}", run.stderr);
-        assert!(run.stdout.contains(&format!("PASS: [{SINGLE}]")), "{}", run.stdout);
+        assert!(
+            run.stderr
+                .contains(&format!("[WARN] Invalid worker count {jobs}")),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stdout.contains(&format!("PASS: [{SINGLE}]")),
+            "{}",
+            run.stdout
+        );
     }
 }
 
@@ -84,18 +149,56 @@ fn list_rules_and_failed_file_keep_original_lines_in_order() {
     );
     let run = validate(&list, &["-j", "3"]);
     assert_eq!(run.code, 1, "{}", run.all());
-    assert!(run.stderr.contains("[WARN] [IMG:3] Ignore image list line \"src.io/a dst.io/a v1\": invalid format"), "{}", run.stderr);
-    assert!(run.stderr.contains("error occurred on [IMG: 4] [REG.IO/Upper/Case:1]"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "[WARN] [IMG:3] Ignore image list line \"src.io/a dst.io/a v1\": invalid format"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("error occurred on [IMG: 4] [REG.IO/Upper/Case:1]"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("must be lowercase"), "{}", run.stderr);
-    assert!(run.stdout.contains(&format!("[IMG:1] PASS: [{SINGLE}]")), "{}", run.stdout);
-    assert!(run.stdout.contains(&format!("[IMG:6] PASS: [{SINGLE}@{SINGLE_DIGEST}]")), "{}", run.stdout);
-    assert!(run.stdout.contains(&format!("[IMG:7] PASS: [127.0.0.1:5000/fixtures/single@{SINGLE_DIGEST}]")), "{}", run.stdout);
-    assert!(run.stdout.contains("7 image list lines") && run.stdout.contains("3 passed, 3 failed, 1 skipped"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!("[IMG:1] PASS: [{SINGLE}]")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains(&format!("[IMG:6] PASS: [{SINGLE}@{SINGLE_DIGEST}]")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(&format!(
+            "[IMG:7] PASS: [127.0.0.1:5000/fixtures/single@{SINGLE_DIGEST}]"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("7 image list lines")
+            && run.stdout.contains("3 passed, 3 failed, 1 skipped"),
+        "{}",
+        run.stdout
+    );
     assert_eq!(
         run.failed.as_deref(),
-        Some("127.0.0.1:5000/fixtures/unsigned:v1\nREG.IO/Upper/Case:1\n127.0.0.1:5000/fixtures/wrongkey:v1\n")
+        Some(
+            "127.0.0.1:5000/fixtures/unsigned:v1\nREG.IO/Upper/Case:1\n127.0.0.1:5000/fixtures/wrongkey:v1\n"
+        )
     );
-    assert!(run.stderr.contains("Failed image list exported to \"failed.txt\""), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("Failed image list exported to \"failed.txt\""),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -103,25 +206,44 @@ fn passing_run_says_done_and_registry_rewrite_applies() {
     let _fx = fixture();
     let run = validate("fixtures/single:v1\n", &["--registry", "127.0.0.1:5000"]);
     assert_eq!(run.code, 0, "{}", run.all());
-    assert!(run.stdout.contains(&format!("PASS: [{SINGLE}]")), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!("PASS: [{SINGLE}]")),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("[INFO] Done"), "{}", run.stdout);
     assert_eq!(run.failed, None);
-    let run = validate("other.io/whatever/single:v1\n", &["--registry", "127.0.0.1:5000", "--project", "fixtures"]);
+    let run = validate(
+        "other.io/whatever/single:v1\n",
+        &["--registry", "127.0.0.1:5000", "--project", "fixtures"],
+    );
     assert_eq!(run.code, 0, "{}", run.all());
 }
 
 #[test]
 fn filtered_out_platforms_are_skipped_not_failed() {
     let _fx = fixture();
-    let run = validate("127.0.0.1:5000/fixtures/multi:v1\n127.0.0.1:5000/fixtures/single:v1\n", &["--arch", "s390x"]);
+    let run = validate(
+        "127.0.0.1:5000/fixtures/multi:v1\n127.0.0.1:5000/fixtures/single:v1\n",
+        &["--arch", "s390x"],
+    );
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(
         run.stderr.contains("Skip validate image signature [127.0.0.1:5000/fixtures/multi:v1]: no available image for specified arch and os"),
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("[IMG:2] Skip validate image signature [127.0.0.1:5000/fixtures/single:v1]"), "{}", run.stderr);
-    assert!(run.stdout.contains("0 passed, 0 failed, 2 skipped"), "{}", run.stdout);
+    assert!(
+        run.stderr
+            .contains("[IMG:2] Skip validate image signature [127.0.0.1:5000/fixtures/single:v1]"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("0 passed, 0 failed, 2 skipped"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -132,8 +254,14 @@ fn signature_for_another_digest_is_rejected() {
     let amd64 = "e7aaf8022eefdaa3aa9de6ea148e1028835ab93b16d10c5f046eb4fa4f7a65dc";
     let arm64 = "7d635632b4a44cf4438c1ff8da0de14e042af2f426151806c88a48f58acf6bc7";
     let oci = "application/vnd.oci.image.manifest.v1+json";
-    let (status, sig_manifest) =
-        http_request(addr, "GET", &format!("/v2/fixtures/multi/manifests/sha256-{amd64}.sig"), &[("Accept", oci)], &[]).expect("GET");
+    let (status, sig_manifest) = http_request(
+        addr,
+        "GET",
+        &format!("/v2/fixtures/multi/manifests/sha256-{amd64}.sig"),
+        &[("Accept", oci)],
+        &[],
+    )
+    .expect("GET");
     assert_eq!(status, 200);
     let (status, body) = http_request(
         addr,
@@ -146,7 +274,13 @@ fn signature_for_another_digest_is_rejected() {
     assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
     let run = validate("127.0.0.1:5000/fixtures/multi:v1\n", &["--arch", "arm64"]);
     assert_eq!(run.code, 1, "{}", run.all());
-    assert!(run.stderr.contains(&format!("Signature for digest sha256:{amd64} does not match")), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "Signature for digest sha256:{amd64} does not match"
+        )),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -155,8 +289,16 @@ fn mirrored_image_needs_exact_repository() {
     let line = "127.0.0.1:5000/fixtures-mirror/multi:v1\n";
     let run = validate(line, &[]);
     assert_eq!(run.code, 1, "{}", run.all());
-    assert!(run.stderr.contains("Signature for identity 127.0.0.1:5000/fixtures/multi:v1 is not accepted"), "{}", run.stderr);
-    let run = validate(line, &["--exact-repository", "127.0.0.1:5000/fixtures/multi"]);
+    assert!(
+        run.stderr
+            .contains("Signature for identity 127.0.0.1:5000/fixtures/multi:v1 is not accepted"),
+        "{}",
+        run.stderr
+    );
+    let run = validate(
+        line,
+        &["--exact-repository", "127.0.0.1:5000/fixtures/multi"],
+    );
     assert_eq!(run.code, 0, "{}", run.all());
 }
 
@@ -164,7 +306,10 @@ fn mirrored_image_needs_exact_repository() {
 fn any_of_several_keys_may_verify() {
     let _fx = fixture();
     let other = fixture_dir().join("keys/other.pub");
-    let run = validate("127.0.0.1:5000/fixtures/wrongkey:v1\n", &["-p", other.to_str().expect("utf-8")]);
+    let run = validate(
+        "127.0.0.1:5000/fixtures/wrongkey:v1\n",
+        &["-p", other.to_str().expect("utf-8")],
+    );
     assert_eq!(run.code, 0, "{}", run.all());
 }
 

@@ -23,7 +23,10 @@ pub(crate) struct Fixture {
 pub(crate) fn fixture() -> Fixture {
     let lock = FIXTURE_PORT.lock().unwrap_or_else(PoisonError::into_inner);
     let registry = Registry::start_fixture(FIXTURE_ADDR).unwrap_or_else(|e| panic!("{e}"));
-    Fixture { registry, _lock: lock }
+    Fixture {
+        registry,
+        _lock: lock,
+    }
 }
 
 pub(crate) fn lab_pub() -> PathBuf {
@@ -73,7 +76,11 @@ pub(crate) fn run_in(dir: &Path, args: &[&str]) -> Run {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    let Output { status, stdout, stderr } = child.wait_with_output().expect("output");
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.wait_with_output().expect("output");
     Run {
         code: status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),

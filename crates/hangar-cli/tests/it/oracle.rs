@@ -5,7 +5,9 @@ use hangar_testkit::{fixture_dir, read_tsv};
 
 /// skopeo's message without the wrappers it adds around the policy reason.
 fn oracle_reason(msg: &str) -> &str {
-    let msg = msg.strip_prefix("copying system image from manifest list: ").unwrap_or(msg);
+    let msg = msg
+        .strip_prefix("copying system image from manifest list: ")
+        .unwrap_or(msg);
     msg.strip_prefix("Source image rejected: ").unwrap_or(msg)
 }
 
@@ -19,8 +21,16 @@ fn every_skopeo_case() {
     for row in &rows {
         let (os, arch) = row["platform"].split_once('/').expect("os/arch");
         for (mode, verdict, msg) in [
-            ("match", &row["verdict_matchRepoDigestOrExact"], &row["msg_matchRepoDigestOrExact"]),
-            ("exact", &row["verdict_exactRepository"], &row["msg_exactRepository"]),
+            (
+                "match",
+                &row["verdict_matchRepoDigestOrExact"],
+                &row["msg_matchRepoDigestOrExact"],
+            ),
+            (
+                "exact",
+                &row["verdict_exactRepository"],
+                &row["msg_exactRepository"],
+            ),
         ] {
             let mut flags = vec!["--os", os, "--arch", arch];
             if mode == "exact" {
@@ -30,7 +40,11 @@ fn every_skopeo_case() {
             let want_code = if verdict == "accept" { 0 } else { 1 };
             let what = format!("{} {} {mode}", row["ref"], row["platform"]);
             if run.code != want_code {
-                mismatches.push(format!("{what}: exit {} want {want_code}\n{}", run.code, run.all()));
+                mismatches.push(format!(
+                    "{what}: exit {} want {want_code}\n{}",
+                    run.code,
+                    run.all()
+                ));
                 continue;
             }
             if verdict == "accept" {
@@ -48,7 +62,12 @@ fn every_skopeo_case() {
             }
         }
     }
-    assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 }
 
 /// Every row of lines.tsv: whole references with all platforms selected (`--arch ""`).
@@ -67,10 +86,23 @@ fn every_recorded_line() {
         let what = format!("line {} {} {}", row["n"], row["line"], row["mode"]);
         let want_code = if row["expected"] == "pass" { 0 } else { 1 };
         if run.code != want_code {
-            mismatches.push(format!("{what}: exit {} want {want_code}\n{}", run.code, run.all()));
+            mismatches.push(format!(
+                "{what}: exit {} want {want_code}\n{}",
+                run.code,
+                run.all()
+            ));
         } else if want_code == 1 && !run.stderr.contains(&row["key_phrase"]) {
-            mismatches.push(format!("{what}: output lacks {:?}\n{}", row["key_phrase"], run.all()));
+            mismatches.push(format!(
+                "{what}: output lacks {:?}\n{}",
+                row["key_phrase"],
+                run.all()
+            ));
         }
     }
-    assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 }
