@@ -67,10 +67,10 @@ pub(crate) fn is_domain(s: &str) -> bool {
             None => (s, None),
         }
     };
-    if let Some(port) = port {
-        if port.is_empty() || !port.bytes().all(|c| c.is_ascii_digit()) {
-            return false;
-        }
+    if let Some(port) = port
+        && (port.is_empty() || !port.bytes().all(|c| c.is_ascii_digit()))
+    {
+        return false;
     }
     host.is_empty() && s.starts_with('[') || host.split('.').all(is_domain_label)
 }

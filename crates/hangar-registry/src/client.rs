@@ -312,27 +312,27 @@ impl Client {
         )?;
         let algorithm = image.digest().map_or(Algorithm::Sha256, Digest::algorithm);
         let digest = hash(algorithm, &f.body);
-        if let Some(want) = image.digest() {
-            if *want != digest {
-                return Err(Error::DigestMismatch {
-                    url: f.url.to_string(),
-                    expected: want.to_string(),
-                    actual: digest.to_string(),
-                });
-            }
+        if let Some(want) = image.digest()
+            && *want != digest
+        {
+            return Err(Error::DigestMismatch {
+                url: f.url.to_string(),
+                expected: want.to_string(),
+                actual: digest.to_string(),
+            });
         }
         let announced = f
             .headers
             .get("docker-content-digest")
             .and_then(|v| v.to_str().ok());
-        if let Some(Ok(announced)) = announced.map(str::parse::<Digest>) {
-            if hash(announced.algorithm(), &f.body) != announced {
-                return Err(Error::DigestMismatch {
-                    url: f.url.to_string(),
-                    expected: announced.to_string(),
-                    actual: hash(announced.algorithm(), &f.body).to_string(),
-                });
-            }
+        if let Some(Ok(announced)) = announced.map(str::parse::<Digest>)
+            && hash(announced.algorithm(), &f.body) != announced
+        {
+            return Err(Error::DigestMismatch {
+                url: f.url.to_string(),
+                expected: announced.to_string(),
+                actual: hash(announced.algorithm(), &f.body).to_string(),
+            });
         }
         let media_type = media_type_of(&f.headers, &f.body);
         Ok(Manifest {
@@ -498,10 +498,11 @@ impl Client {
                 // Holding the slot while fetching makes other workers wait for this token
                 // instead of asking for their own.
                 let mut guard = lock(&slot);
-                if let Some(t) = guard.as_ref() {
-                    if !refresh && t.expires > Instant::now() {
-                        return Ok(Some(format!("Bearer {}", t.value)));
-                    }
+                if let Some(t) = guard.as_ref()
+                    && !refresh
+                    && t.expires > Instant::now()
+                {
+                    return Ok(Some(format!("Bearer {}", t.value)));
                 }
                 let token =
                     self.fetch_token(registry, challenge, &scope, creds.as_ref(), deadline)?;

@@ -111,9 +111,7 @@ pub(crate) fn verify_any<'k>(
     sig: &[u8],
 ) -> Result<&'k PublicKey, String> {
     // DER first, as cosign writes it; a 64-byte r||s (IEEE P1363) is accepted too.
-    let (parsed, encoding) = match DerSignature::from_bytes(sig)
-        .and_then(|d| Signature::try_from(d))
-    {
+    let (parsed, encoding) = match DerSignature::from_bytes(sig).and_then(Signature::try_from) {
         Ok(s) => (s, "ASN.1"),
         Err(_) => match Signature::from_slice(sig) {
             Ok(s) if sig.len() == 64 => (s, "IEEE-P1363"),

@@ -95,7 +95,7 @@ impl PlatformFilter {
         {
             return false;
         }
-        let os_ok = self.oses.is_empty() || self.oses.iter().any(|o| *o == p.os);
+        let os_ok = self.oses.is_empty() || self.oses.contains(&p.os);
         let arch_ok = self.archs.is_empty()
             || self.archs.iter().any(|(a, v)| {
                 *a == p.architecture && v.as_ref().is_none_or(|v| Some(v) == p.variant.as_ref())
