@@ -11,6 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+pub mod proxy;
+
 /// The registry binary from Debian's `docker-registry` package.
 pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
 /// The address the recorded signatures' identities name.
@@ -76,16 +78,31 @@ impl Registry {
     /// An empty registry on a free loopback port.
     pub fn start_empty() -> Result<Registry, String> {
         let addr = format!("127.0.0.1:{}", free_port()?);
-        Registry::start(&addr, None)
+        Registry::start(&addr, None, None)
     }
 
     /// The recorded skopeo-signed data, served at `addr` (use [`FIXTURE_ADDR`] for the
     /// identities to match). The storage is unpacked fresh, so tests may write to it.
     pub fn start_fixture(addr: &str) -> Result<Registry, String> {
-        Registry::start(addr, Some(&fixture_dir().join("registry.tar.gz")))
+        Registry::start(addr, Some(&fixture_dir().join("registry.tar.gz")), None)
     }
 
-    fn start(addr: &str, storage: Option<&Path>) -> Result<Registry, String> {
+    /// The recorded data on a free port behind htpasswd Basic auth; `htpasswd` is the
+    /// file's content (`user:bcrypt-hash` lines).
+    pub fn start_fixture_htpasswd(htpasswd: &str) -> Result<Registry, String> {
+        let addr = format!("127.0.0.1:{}", free_port()?);
+        Registry::start(
+            &addr,
+            Some(&fixture_dir().join("registry.tar.gz")),
+            Some(htpasswd),
+        )
+    }
+
+    fn start(
+        addr: &str,
+        storage: Option<&Path>,
+        htpasswd: Option<&str>,
+    ) -> Result<Registry, String> {
         require_tool(REGISTRY_BIN, "docker-registry")?;
         let dir = TempDir::new("registry")?;
         let data = dir.path().join("data");
@@ -103,14 +120,19 @@ impl Registry {
             }
         }
         let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog: {{level: warn}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\n  delete: {{enabled: true}}\nhttp:\n  addr: {addr}\n",
-                data.display()
-            ),
-        )
-        .map_err(|e| e.to_string())?;
+        let mut yaml = format!(
+            "version: 0.1\nlog: {{level: warn}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\n  delete: {{enabled: true}}\nhttp:\n  addr: {addr}\n",
+            data.display()
+        );
+        if let Some(h) = htpasswd {
+            let file = dir.path().join("htpasswd");
+            std::fs::write(&file, h).map_err(|e| e.to_string())?;
+            yaml.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: hangar-test\n    path: {}\n",
+                file.display()
+            ));
+        }
+        std::fs::write(&config, yaml).map_err(|e| e.to_string())?;
         let log =
             std::fs::File::create(dir.path().join("registry.log")).map_err(|e| e.to_string())?;
         let child = Command::new(REGISTRY_BIN)
@@ -175,28 +197,44 @@ impl Drop for Registry {
     }
 }
 
-/// The status code of a plain-HTTP GET on loopback, or `None` if it fails (2 s timeout).
+/// The status code of a plain-HTTP GET on loopback, or `None` if it fails.
 pub fn http_status(addr: &str, path: &str) -> Option<u16> {
-    let (status, _) = http_get(addr, path, &[])?;
-    Some(status)
+    http_request(addr, "GET", path, &[], &[]).map(|r| r.status)
 }
 
-/// A plain-HTTP/1.0 GET, for harness code that must not depend on the client under test.
-pub fn http_get(addr: &str, path: &str, headers: &[(&str, &str)]) -> Option<(u16, Vec<u8>)> {
-    http_request(addr, "GET", path, headers, &[])
+/// A response read by [`http_request`].
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// Header names (lower-cased) and values, in order.
+    pub headers: Vec<(String, String)>,
+    /// The whole body.
+    pub body: Vec<u8>,
 }
 
-/// A plain-HTTP/1.0 request on loopback with a 5 s read timeout: status and body.
+impl HttpResponse {
+    /// The first value of header `name` (lower-case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A plain-HTTP/1.0 request on loopback (2 s to connect, 10 s per read), for harness code
+/// that must not depend on the client under test.
 pub fn http_request(
     addr: &str,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: &[u8],
-) -> Option<(u16, Vec<u8>)> {
+) -> Option<HttpResponse> {
     let sock = addr.parse().ok()?;
     let mut s = TcpStream::connect_timeout(&sock, Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     let mut req = format!(
         "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n",
         body.len()
@@ -209,10 +247,19 @@ pub fn http_request(
     s.write_all(body).ok()?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).ok()?;
-    let text_end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = String::from_utf8_lossy(&buf[..text_end]).to_string();
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, buf[text_end + 4..].to_vec()))
+    let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let mut lines = head.split("\r\n");
+    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Some(HttpResponse {
+        status,
+        headers,
+        body: buf[head_end + 4..].to_vec(),
+    })
 }
 
 /// Reads a TSV file with a header row into maps from column name to value.

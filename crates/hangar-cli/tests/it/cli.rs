@@ -254,7 +254,7 @@ fn signature_for_another_digest_is_rejected() {
     let amd64 = "e7aaf8022eefdaa3aa9de6ea148e1028835ab93b16d10c5f046eb4fa4f7a65dc";
     let arm64 = "7d635632b4a44cf4438c1ff8da0de14e042af2f426151806c88a48f58acf6bc7";
     let oci = "application/vnd.oci.image.manifest.v1+json";
-    let (status, sig_manifest) = http_request(
+    let get = http_request(
         addr,
         "GET",
         &format!("/v2/fixtures/multi/manifests/sha256-{amd64}.sig"),
@@ -262,16 +262,16 @@ fn signature_for_another_digest_is_rejected() {
         &[],
     )
     .expect("GET");
-    assert_eq!(status, 200);
-    let (status, body) = http_request(
+    assert_eq!(get.status, 200);
+    let put = http_request(
         addr,
         "PUT",
         &format!("/v2/fixtures/multi/manifests/sha256-{arm64}.sig"),
         &[("Content-Type", oci)],
-        &sig_manifest,
+        &get.body,
     )
     .expect("PUT");
-    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(put.status, 201, "{}", String::from_utf8_lossy(&put.body));
     let run = validate("127.0.0.1:5000/fixtures/multi:v1\n", &["--arch", "arm64"]);
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(

@@ -1,7 +1,9 @@
 //! Integration tests of the `hangar` binary against real `docker-registry` processes.
 
+mod auth;
 mod cli;
 mod oracle;
+mod resilience;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -57,17 +59,29 @@ pub(crate) fn hangar(list: &str, args: &[&str]) -> Run {
 }
 
 pub(crate) fn run_in(dir: &Path, args: &[&str]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hangar"))
+    wait_run(dir, spawn_in(dir, args, &[]), args)
+}
+
+/// Starts `hangar` in `dir` with a clean credential environment (HOME = `dir`) plus `envs`.
+pub(crate) fn spawn_in(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_hangar"))
         .args(args)
         .current_dir(dir)
         .env_remove("REGISTRY_AUTH_FILE")
+        .env_remove("DOCKER_CONFIG")
+        .env_remove("XDG_CONFIG_HOME")
         .env("HOME", dir)
         .env("XDG_RUNTIME_DIR", dir)
         .env("NO_PROXY", "127.0.0.1,localhost")
+        .envs(envs.iter().copied())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .expect("spawn hangar");
+        .expect("spawn hangar")
+}
+
+/// Waits (at most 120 s) for a `hangar` started in `dir` and collects its output.
+pub(crate) fn wait_run(dir: &Path, mut child: std::process::Child, args: &[&str]) -> Run {
     let start = std::time::Instant::now();
     while child.try_wait().expect("wait").is_none() {
         if start.elapsed() > Duration::from_secs(120) {

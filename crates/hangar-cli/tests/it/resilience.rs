@@ -1,0 +1,90 @@
+//! Time budgets and Ctrl-C: nothing hangs, nothing is lost.
+
+use std::time::{Duration, Instant};
+
+use hangar_testkit::proxy::{Action, Proxy};
+use hangar_testkit::{Registry, TempDir, free_port};
+
+use crate::{lab_pub, spawn_in, wait_run};
+
+fn slow_registry(delay: Duration) -> (Registry, Proxy) {
+    let addr = format!("127.0.0.1:{}", free_port().expect("port"));
+    let registry = Registry::start_fixture(&addr).unwrap_or_else(|e| panic!("{e}"));
+    let proxy = Proxy::start(registry.addr(), move |_| Action::DelayThenForward(delay))
+        .unwrap_or_else(|e| panic!("{e}"));
+    (registry, proxy)
+}
+
+fn args<'a>(key: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut a = vec![
+        "sign",
+        "validate",
+        "-f",
+        "list.txt",
+        "-p",
+        key,
+        "--tls-verify=false",
+        "-o",
+        "failed.txt",
+    ];
+    a.extend_from_slice(extra);
+    a
+}
+
+#[test]
+fn per_line_timeout_fails_the_line_quickly() {
+    let (_registry, proxy) = slow_registry(Duration::from_millis(800));
+    let dir = TempDir::new("timeout").expect("tmp");
+    let list = format!("{}/fixtures/single:v1\n", proxy.addr());
+    std::fs::write(dir.path().join("list.txt"), &list).expect("write");
+    let key = lab_pub();
+    let a = args(key.to_str().expect("utf-8"), &["--timeout", "1s"]);
+    let start = Instant::now();
+    let run = wait_run(dir.path(), spawn_in(dir.path(), &a, &[]), &a);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("timed out"), "{}", run.stderr);
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        start.elapsed()
+    );
+    assert_eq!(run.failed.as_deref(), Some(list.as_str()));
+}
+
+#[test]
+fn ctrl_c_records_every_unfinished_line_as_failed() {
+    let (_registry, proxy) = slow_registry(Duration::from_secs(2));
+    let dir = TempDir::new("sigint").expect("tmp");
+    let list: String = (0..6)
+        .map(|_| format!("{}/fixtures/single:v1\n", proxy.addr()))
+        .collect();
+    std::fs::write(dir.path().join("list.txt"), &list).expect("write");
+    let key = lab_pub();
+    let a = args(
+        key.to_str().expect("utf-8"),
+        &[
+            "-j",
+            "2",
+            "--exact-repository",
+            "127.0.0.1:5000/fixtures/single",
+        ],
+    );
+    let child = spawn_in(dir.path(), &a, &[]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let start = Instant::now();
+    let run = wait_run(dir.path(), child, &a);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "exit took {:?}",
+        start.elapsed()
+    );
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("Interrupted"), "{}", run.stderr);
+    // Each line needs several 2-second requests: none can have passed.
+    assert_eq!(run.failed.as_deref(), Some(list.as_str()), "{}", run.all());
+}
