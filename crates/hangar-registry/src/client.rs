@@ -473,7 +473,9 @@ impl Client {
                 Err(e @ Error::Timeout { .. }) => return Err(e),
                 Err(Error::Transport { url, message }) if !fallback => {
                     // A registry serving plain HTTP answers TLS with garbage: say what to do.
-                    let message = format!("{message} (HTTPS failed; plain HTTP is tried only when TLS verification is off)");
+                    let message = format!(
+                        "{message} (HTTPS failed; plain HTTP is tried only when TLS verification is off)"
+                    );
                     last_err = Some(Error::Transport { url, message });
                 }
                 Err(e) => last_err = Some(e),

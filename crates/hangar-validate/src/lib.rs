@@ -141,117 +141,126 @@ struct PlatformJson {
     variant: Option<String>,
 }
 
+/// One platform image selected by the filter: what validation checks and signing signs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// `os/arch[/variant]`.
+    pub platform: Platform,
+    /// The identity to check or sign: `REPO@<digest>` for index entries, the reference as
+    /// written for a single manifest.
+    pub reference: Reference,
+    /// The repository the image (and its signatures) live in.
+    pub repository: Reference,
+    /// The platform manifest's digest.
+    pub digest: Digest,
+}
+
+/// Fetches `image` and lists the platform images `filter` selects: every passing entry of an
+/// index or manifest list, or the single manifest itself (its platform read from its
+/// config). An empty list means nothing passed the filter. Schema 1 is refused.
+pub fn resolve(
+    client: &Client,
+    image: &Reference,
+    filter: &PlatformFilter,
+    deadline: Deadline,
+) -> Result<Vec<Target>, String> {
+    // `name:tag@digest` names the digest; the tag is only informational.
+    let image = match image.digest() {
+        Some(d) if image.tag().is_some() => image.with_digest(d.clone()),
+        _ => image.clone(),
+    };
+    let manifest = client
+        .get_manifest(&image, deadline)
+        .map_err(|e| format!("fetching manifest: {e}"))?;
+    let repository = image.repository();
+    match manifest.media_type.as_str() {
+        media_type::OCI_INDEX | media_type::DOCKER_LIST => {
+            // oci-spec would refuse a whole index over one odd entry; entries are judged one by one.
+            let index: IndexJson = serde_json::from_slice(&manifest.bytes)
+                .map_err(|e| format!("invalid manifest list: {e}"))?;
+            let mut targets = Vec::new();
+            for entry in &index.manifests {
+                let Some(p) = &entry.platform else { continue };
+                let platform = Platform::new(&p.os, &p.architecture, p.variant.as_deref());
+                if !filter.matches(&platform) {
+                    continue;
+                }
+                let digest = entry.digest.parse::<Digest>().map_err(|e| {
+                    format!(
+                        "manifest list entry {platform} has invalid digest {:?}: {e}",
+                        entry.digest
+                    )
+                })?;
+                if entry.media_type == media_type::DOCKER_SCHEMA1
+                    || entry.media_type == media_type::DOCKER_SCHEMA1_SIGNED
+                {
+                    return Err(format!(
+                        "{platform}: unsupported to sign for deprecated image MIME type {:?}",
+                        entry.media_type
+                    ));
+                }
+                targets.push(Target {
+                    platform,
+                    reference: image.with_digest(digest.clone()),
+                    repository: repository.clone(),
+                    digest,
+                });
+            }
+            Ok(targets)
+        }
+        media_type::OCI_MANIFEST | media_type::DOCKER_MANIFEST => {
+            let m = oci_spec::image::ImageManifest::from_reader(manifest.bytes.as_slice())
+                .map_err(|e| format!("invalid image manifest: {e}"))?;
+            let config_digest = m
+                .config()
+                .digest()
+                .to_string()
+                .parse::<Digest>()
+                .map_err(|e| format!("invalid config digest: {e}"))?;
+            let config = client
+                .get_blob(&repository, &config_digest, CONFIG_SIZE_LIMIT, deadline)
+                .map_err(|e| format!("fetching image config: {e}"))?;
+            let p: PlatformJson = serde_json::from_slice(&config)
+                .map_err(|e| format!("invalid image config: {e}"))?;
+            let platform = Platform::new(&p.os, &p.architecture, p.variant.as_deref());
+            if !filter.matches(&platform) {
+                return Ok(Vec::new());
+            }
+            Ok(vec![Target {
+                platform,
+                reference: image,
+                repository,
+                digest: manifest.digest,
+            }])
+        }
+        mt @ (media_type::DOCKER_SCHEMA1 | media_type::DOCKER_SCHEMA1_SIGNED) => Err(format!(
+            "unsupported to sign for deprecated image MIME type {mt:?}"
+        )),
+        mt => Err(format!("unsupported manifest MIME type {mt:?}")),
+    }
+}
+
 impl Validator<'_> {
     /// Validates `image` (tag or digest reference) within `deadline`.
     pub fn validate(&self, image: &Reference, deadline: Deadline) -> ImageResult {
-        // `name:tag@digest` validates the digest; the tag is only informational.
-        let image = match image.digest() {
-            Some(d) if image.tag().is_some() => image.with_digest(d.clone()),
-            _ => image.clone(),
+        let targets = match resolve(self.client, image, self.platforms, deadline) {
+            Ok(t) => t,
+            Err(reason) => return ImageResult::failed(reason),
         };
-        let manifest = match self.client.get_manifest(&image, deadline) {
-            Ok(m) => m,
-            Err(e) => return ImageResult::failed(format!("fetching manifest: {e}")),
-        };
-        match manifest.media_type.as_str() {
-            media_type::OCI_INDEX | media_type::DOCKER_LIST => {
-                self.validate_index(&image, &manifest.bytes, deadline)
-            }
-            media_type::OCI_MANIFEST | media_type::DOCKER_MANIFEST => {
-                self.validate_single(&image, &manifest.bytes, manifest.digest, deadline)
-            }
-            mt @ (media_type::DOCKER_SCHEMA1 | media_type::DOCKER_SCHEMA1_SIGNED) => {
-                ImageResult::failed(format!(
-                    "unsupported to sign for deprecated image MIME type {mt:?}"
-                ))
-            }
-            mt => ImageResult::failed(format!("unsupported manifest MIME type {mt:?}")),
-        }
-    }
-
-    fn validate_index(&self, image: &Reference, bytes: &[u8], deadline: Deadline) -> ImageResult {
-        // oci-spec would refuse a whole index over one odd entry; entries are judged one by one.
-        let index: IndexJson = match serde_json::from_slice(bytes) {
-            Ok(i) => i,
-            Err(e) => return ImageResult::failed(format!("invalid manifest list: {e}")),
-        };
-        let mut platforms = Vec::new();
-        for entry in &index.manifests {
-            let Some(p) = &entry.platform else { continue };
-            let platform = Platform::new(&p.os, &p.architecture, p.variant.as_deref());
-            if !self.platforms.matches(&platform) {
-                continue;
-            }
-            let digest = match entry.digest.parse::<Digest>() {
-                Ok(d) => d,
-                Err(e) => {
-                    return ImageResult::failed(format!(
-                        "manifest list entry {platform} has invalid digest {:?}: {e}",
-                        entry.digest
-                    ));
+        let platforms = targets
+            .into_iter()
+            .map(|t| {
+                let outcome =
+                    self.validate_platform(&t.repository, &t.digest, &t.reference, deadline);
+                PlatformResult {
+                    platform: t.platform,
+                    reference: t.reference,
+                    digest: t.digest,
+                    outcome,
                 }
-            };
-            if entry.media_type == media_type::DOCKER_SCHEMA1
-                || entry.media_type == media_type::DOCKER_SCHEMA1_SIGNED
-            {
-                return ImageResult::failed(format!(
-                    "{platform}: unsupported to sign for deprecated image MIME type {:?}",
-                    entry.media_type
-                ));
-            }
-            let reference = image.with_digest(digest.clone());
-            let outcome = self.validate_platform(&reference, &digest, &reference, deadline);
-            platforms.push(PlatformResult {
-                platform,
-                reference,
-                digest,
-                outcome,
-            });
-        }
-        summarize(platforms, true)
-    }
-
-    fn validate_single(
-        &self,
-        image: &Reference,
-        bytes: &[u8],
-        digest: Digest,
-        deadline: Deadline,
-    ) -> ImageResult {
-        let manifest = match oci_spec::image::ImageManifest::from_reader(bytes) {
-            Ok(m) => m,
-            Err(e) => return ImageResult::failed(format!("invalid image manifest: {e}")),
-        };
-        let config_digest = match manifest.config().digest().to_string().parse::<Digest>() {
-            Ok(d) => d,
-            Err(e) => return ImageResult::failed(format!("invalid config digest: {e}")),
-        };
-        let repository = image.repository();
-        let config =
-            match self
-                .client
-                .get_blob(&repository, &config_digest, CONFIG_SIZE_LIMIT, deadline)
-            {
-                Ok(c) => c,
-                Err(e) => return ImageResult::failed(format!("fetching image config: {e}")),
-            };
-        let platform = match serde_json::from_slice::<PlatformJson>(&config) {
-            Ok(p) => Platform::new(&p.os, &p.architecture, p.variant.as_deref()),
-            Err(e) => return ImageResult::failed(format!("invalid image config: {e}")),
-        };
-        if !self.platforms.matches(&platform) {
-            return summarize(Vec::new(), false);
-        }
-        let outcome = self.validate_platform(&repository, &digest, image, deadline);
-        summarize(
-            vec![PlatformResult {
-                platform,
-                reference: image.clone(),
-                digest,
-                outcome,
-            }],
-            false,
-        )
+            })
+            .collect();
+        summarize(image, platforms)
     }
 
     /// Looks for one acceptable signature of `digest` in `repository`, for `intended`.
@@ -346,8 +355,9 @@ impl Validator<'_> {
     }
 }
 
-/// Folds platform results into the image's verdict and reason.
-fn summarize(platforms: Vec<PlatformResult>, from_index: bool) -> ImageResult {
+/// Folds platform results into the image's verdict and reason; a platform image validated
+/// under another reference than `image` (an index entry) is named in its reason.
+fn summarize(image: &Reference, platforms: Vec<PlatformResult>) -> ImageResult {
     if platforms.is_empty() {
         return ImageResult {
             verdict: Verdict::Skipped,
@@ -359,7 +369,9 @@ fn summarize(platforms: Vec<PlatformResult>, from_index: bool) -> ImageResult {
         .iter()
         .filter_map(|p| match &p.outcome {
             Ok(_) => None,
-            Err(r) if from_index => Some(format!("{} [{}]: {r}", p.platform, p.reference)),
+            Err(r) if p.reference != *image => {
+                Some(format!("{} [{}]: {r}", p.platform, p.reference))
+            }
             Err(r) => Some(r.clone()),
         })
         .collect();

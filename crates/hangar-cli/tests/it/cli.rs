@@ -328,11 +328,24 @@ fn tls_verification_is_the_default_and_plain_http_needs_tls_verify_false() {
     let _fx = fixture();
     let key = key_arg();
     for flags in [vec![], vec!["--tls-verify"], vec!["--tls-verify=true"]] {
-        let mut args = vec!["sign", "validate", "-f", "list.txt", "-p", &key, "-o", "failed.txt"];
+        let mut args = vec![
+            "sign",
+            "validate",
+            "-f",
+            "list.txt",
+            "-p",
+            &key,
+            "-o",
+            "failed.txt",
+        ];
         args.extend(flags.iter().copied());
         let run = hangar(&format!("{SINGLE}\n"), &args);
         assert_eq!(run.code, 1, "{flags:?}: {}", run.all());
-        assert!(run.stderr.contains("GET https://127.0.0.1:5000/v2/"), "{flags:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("GET https://127.0.0.1:5000/v2/"),
+            "{flags:?}: {}",
+            run.stderr
+        );
     }
     let run = validate(&format!("{SINGLE}\n"), &[]);
     assert_eq!(run.code, 0, "{}", run.all());
