@@ -16,9 +16,14 @@ pub enum KeyError {
     /// The bytes are not a PEM block.
     #[error("not a PEM file: {0}")]
     NotPem(String),
-    /// The PEM block is not a `PUBLIC KEY`.
-    #[error("unexpected PEM block type {0:?}, want \"PUBLIC KEY\"")]
-    WrongPemType(String),
+    /// The PEM block is of another type.
+    #[error("unexpected PEM block type {found:?}, want {want}")]
+    WrongPemType {
+        /// The label found.
+        found: String,
+        /// What was expected.
+        want: &'static str,
+    },
     /// The DER inside is not a SubjectPublicKeyInfo.
     #[error("malformed public key: {0}")]
     Malformed(String),
@@ -39,7 +44,10 @@ impl PublicKey {
     pub fn from_pem(pem: &[u8]) -> Result<PublicKey, KeyError> {
         let (label, der) = decode_pem(pem)?;
         if label != "PUBLIC KEY" {
-            return Err(KeyError::WrongPemType(label));
+            return Err(KeyError::WrongPemType {
+                found: label,
+                want: "\"PUBLIC KEY\"",
+            });
         }
         let spki = SubjectPublicKeyInfoRef::try_from(der.as_slice())
             .map_err(|e| KeyError::Malformed(e.to_string()))?;
@@ -81,7 +89,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Reads the first PEM block: its label and decoded body.
-fn decode_pem(pem: &[u8]) -> Result<(String, Vec<u8>), KeyError> {
+pub(crate) fn decode_pem(pem: &[u8]) -> Result<(String, Vec<u8>), KeyError> {
     use base64::Engine as _;
     let text = std::str::from_utf8(pem).map_err(|_| KeyError::NotPem("not UTF-8 text".into()))?;
     let begin = text

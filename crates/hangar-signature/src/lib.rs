@@ -20,9 +20,15 @@
 
 mod key;
 mod payload;
+#[cfg(feature = "sign")]
+mod private;
 
 pub use key::{KeyError, PublicKey};
-pub use payload::{Payload, PayloadError, SIGNATURE_TYPE, parse_payload};
+pub use payload::{Payload, PayloadError, SIGNATURE_TYPE, parse_payload, payload_bytes};
+#[cfg(feature = "sign")]
+pub use private::{
+    COSIGN_PRIVATE_KEY_LABEL, PrivateKey, PrivateKeyError, SIGSTORE_PRIVATE_KEY_LABEL,
+};
 
 use base64::Engine as _;
 

@@ -136,6 +136,26 @@ impl<'de> Visitor<'de> for OptionalVisitor {
     }
 }
 
+/// The payload containers/image signs, byte for byte the same layout: `critical`
+/// (`identity`, `image`, `type`) then `optional` (`creator`, `timestamp`).
+pub fn payload_bytes(
+    digest: &Digest,
+    docker_reference: &str,
+    creator: &str,
+    timestamp: i64,
+) -> Vec<u8> {
+    let v = serde_json::json!({
+        "critical": {
+            "identity": {"docker-reference": docker_reference},
+            "image": {"docker-manifest-digest": digest.to_string()},
+            "type": SIGNATURE_TYPE,
+        },
+        "optional": {"creator": creator, "timestamp": timestamp},
+    });
+    // serde_json's map is ordered by key, which is exactly this layout.
+    serde_json::to_vec(&v).unwrap_or_default()
+}
+
 /// Parses payload bytes strictly. Call it only on bytes whose signature verified.
 pub fn parse_payload(bytes: &[u8]) -> Result<Payload, PayloadError> {
     let u: Untrusted =
@@ -195,6 +215,22 @@ pub(crate) mod tests {
         format!(
             r#"{{"critical":{{"identity":{{"docker-reference":"reg.io/a/b:v1"}},"image":{{"docker-manifest-digest":"{D}"}},"type":"cosign container image signature"{critical_extra}}},"optional":{optional}{top_extra}}}"#
         )
+    }
+
+    #[test]
+    fn payload_bytes_match_containers_image_byte_for_byte() {
+        let recorded = include_bytes!("../tests/data/single.payload");
+        let made = payload_bytes(
+            &D.parse().expect("digest"),
+            "127.0.0.1:5000/fixtures/single:v1",
+            "containers/image 5.26.2",
+            1_795_800_539,
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&made),
+            String::from_utf8_lossy(recorded)
+        );
+        assert!(parse_payload(&made).is_ok());
     }
 
     #[test]
