@@ -7,11 +7,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use hangar_reference::{Algorithm, Digest, Reference};
+use reqwest::Method;
 use reqwest::StatusCode;
 use reqwest::Url;
 use reqwest::blocking::Client as Http;
 use reqwest::header::{
-    ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER, WWW_AUTHENTICATE,
+    ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, LOCATION, RETRY_AFTER,
+    WWW_AUTHENTICATE,
 };
 use sha2::Digest as _;
 
@@ -91,50 +93,50 @@ pub struct Config {
 #[non_exhaustive]
 pub enum Error {
     /// The connection failed or broke.
-    #[error("GET {url}: {message}")]
+    #[error("{request}: {message}")]
     Transport {
-        /// The request URL.
-        url: String,
+        /// The request: method and URL.
+        request: String,
         /// The whole cause chain, flattened.
         message: String,
     },
     /// The time budget ran out.
-    #[error("GET {url}: timed out")]
+    #[error("{request}: timed out")]
     Timeout {
-        /// The request URL.
-        url: String,
+        /// The request: method and URL.
+        request: String,
     },
     /// 404: no such manifest, tag or blob.
-    #[error("GET {url}: not found{}", detail_suffix(detail))]
+    #[error("{request}: not found{}", detail_suffix(detail))]
     NotFound {
-        /// The request URL.
-        url: String,
+        /// The request: method and URL.
+        request: String,
         /// The registry's `errors` text.
         detail: String,
     },
     /// Any other non-success status.
-    #[error("GET {url}: HTTP status {status}{}", detail_suffix(detail))]
+    #[error("{request}: HTTP status {status}{}", detail_suffix(detail))]
     Status {
-        /// The request URL.
-        url: String,
+        /// The request: method and URL.
+        request: String,
         /// The HTTP status code.
         status: u16,
         /// The registry's `errors` text.
         detail: String,
     },
     /// A body larger than allowed.
-    #[error("GET {url}: body exceeds the {limit}-byte limit")]
+    #[error("{request}: body exceeds the {limit}-byte limit")]
     TooLarge {
-        /// The request URL.
-        url: String,
+        /// The request: method and URL.
+        request: String,
         /// The limit in bytes.
         limit: u64,
     },
     /// The bytes do not have the digest they must have.
-    #[error("GET {url}: digest mismatch: expected {expected}, got {actual}")]
+    #[error("{request}: digest mismatch: expected {expected}, got {actual}")]
     DigestMismatch {
-        /// The request URL.
-        url: String,
+        /// The request: method and URL.
+        request: String,
         /// The digest asked for (or announced).
         expected: String,
         /// The digest of the bytes received.
@@ -174,6 +176,38 @@ pub struct Manifest {
     pub media_type: String,
     /// The digest of `bytes` (in the algorithm of the requested digest, else SHA-256).
     pub digest: Digest,
+}
+
+/// What a request needs: read (`pull`) or write (`pull,push`) access to the repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Pull,
+    Push,
+}
+
+impl Access {
+    fn actions(self) -> &'static str {
+        match self {
+            Access::Pull => "pull",
+            Access::Push => "pull,push",
+        }
+    }
+}
+
+/// Where a request goes: under `/v2/<path>/`, or to a URL the registry gave (upload
+/// locations), resolved against the endpoint.
+enum Place<'a> {
+    Suffix(&'a str),
+    Location(&'a str),
+}
+
+/// One HTTP call, before authentication.
+struct Call<'a> {
+    method: Method,
+    place: Place<'a>,
+    headers: Vec<(HeaderName, String)>,
+    body: &'a [u8],
+    limit: u64,
 }
 
 /// A resolved registry endpoint: where to send requests and how it wants auth.
@@ -255,7 +289,8 @@ struct Fetched {
     status: StatusCode,
     headers: HeaderMap,
     body: Vec<u8>,
-    url: Url,
+    /// `METHOD url` of the final request (after redirects).
+    request: String,
 }
 
 impl Client {
@@ -303,8 +338,18 @@ impl Client {
     /// Fetches the manifest `image` names (by digest if it has one, else by tag). A by-digest
     /// fetch is checked against the digest; a `Docker-Content-Digest` header must match too.
     pub fn get_manifest(&self, image: &Reference, deadline: Deadline) -> Result<Manifest, Error> {
+        self.manifest(image, Access::Pull, deadline)
+    }
+
+    fn manifest(
+        &self,
+        image: &Reference,
+        access: Access,
+        deadline: Deadline,
+    ) -> Result<Manifest, Error> {
         let f = self.get(
             image,
+            access,
             &format!("manifests/{}", image.request_ref()),
             Some(ACCEPT_MANIFESTS),
             MANIFEST_SIZE_LIMIT,
@@ -316,7 +361,7 @@ impl Client {
             && *want != digest
         {
             return Err(Error::DigestMismatch {
-                url: f.url.to_string(),
+                request: f.request.clone(),
                 expected: want.to_string(),
                 actual: digest.to_string(),
             });
@@ -329,7 +374,7 @@ impl Client {
             && hash(announced.algorithm(), &f.body) != announced
         {
             return Err(Error::DigestMismatch {
-                url: f.url.to_string(),
+                request: f.request.clone(),
                 expected: announced.to_string(),
                 actual: hash(announced.algorithm(), &f.body).to_string(),
             });
@@ -353,6 +398,7 @@ impl Client {
     ) -> Result<Vec<u8>, Error> {
         let f = self.get(
             repository,
+            Access::Pull,
             &format!("blobs/{digest}"),
             None,
             limit,
@@ -361,7 +407,7 @@ impl Client {
         let actual = hash(digest.algorithm(), &f.body);
         if actual != *digest {
             return Err(Error::DigestMismatch {
-                url: f.url.to_string(),
+                request: f.request.clone(),
                 expected: digest.to_string(),
                 actual: actual.to_string(),
             });
@@ -369,37 +415,168 @@ impl Client {
         Ok(f.body)
     }
 
-    /// GET `/v2/<path>/<suffix>` with authentication; 404 and other failures become errors.
+    /// Whether `repository` holds blob `digest` (HEAD, with push access: it is asked before
+    /// an upload).
+    pub fn blob_exists(
+        &self,
+        repository: &Reference,
+        digest: &Digest,
+        deadline: Deadline,
+    ) -> Result<bool, Error> {
+        let suffix = format!("blobs/{digest}");
+        let call = Call {
+            method: Method::HEAD,
+            place: Place::Suffix(&suffix),
+            headers: Vec::new(),
+            body: &[],
+            limit: 0,
+        };
+        match self.request(repository, Access::Push, call, deadline) {
+            Ok(_) => Ok(true),
+            Err(Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Uploads `bytes` as a blob of `repository` in one request, unless it is already
+    /// there; returns its SHA-256 digest.
+    pub fn push_blob(
+        &self,
+        repository: &Reference,
+        bytes: &[u8],
+        deadline: Deadline,
+    ) -> Result<Digest, Error> {
+        let digest = hash(Algorithm::Sha256, bytes);
+        if self.blob_exists(repository, &digest, deadline)? {
+            return Ok(digest);
+        }
+        let start = Call {
+            method: Method::POST,
+            place: Place::Suffix("blobs/uploads/"),
+            headers: Vec::new(),
+            body: &[],
+            limit: ERROR_BODY_LIMIT,
+        };
+        let started = self.request(repository, Access::Push, start, deadline)?;
+        let location = started
+            .headers
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| Error::Status {
+                request: started.request.clone(),
+                status: started.status.as_u16(),
+                detail: "upload started without a Location header".into(),
+            })?;
+        let sep = if location.contains('?') { '&' } else { '?' };
+        let target = format!("{location}{sep}digest={digest}");
+        let put = Call {
+            method: Method::PUT,
+            place: Place::Location(&target),
+            headers: vec![(CONTENT_TYPE, "application/octet-stream".to_owned())],
+            body: bytes,
+            limit: ERROR_BODY_LIMIT,
+        };
+        self.request(repository, Access::Push, put, deadline)?;
+        Ok(digest)
+    }
+
+    /// Stores `bytes` as a manifest of media type `media_type` under `image`'s tag (or
+    /// digest); returns its SHA-256 digest.
+    pub fn push_manifest(
+        &self,
+        image: &Reference,
+        bytes: &[u8],
+        media_type: &str,
+        deadline: Deadline,
+    ) -> Result<Digest, Error> {
+        let suffix = format!("manifests/{}", image.request_ref());
+        let put = Call {
+            method: Method::PUT,
+            place: Place::Suffix(&suffix),
+            headers: vec![(CONTENT_TYPE, media_type.to_owned())],
+            body: bytes,
+            limit: ERROR_BODY_LIMIT,
+        };
+        self.request(image, Access::Push, put, deadline)?;
+        Ok(hash(Algorithm::Sha256, bytes))
+    }
+
+    /// Fetches a manifest with push access (before changing it): one token serves both.
+    pub fn get_manifest_for_update(
+        &self,
+        image: &Reference,
+        deadline: Deadline,
+    ) -> Result<Manifest, Error> {
+        self.manifest(image, Access::Push, deadline)
+    }
+
+    /// GET `/v2/<path>/<suffix>` with pull access; 404 and other failures become errors.
     fn get(
         &self,
         image: &Reference,
+        access: Access,
         suffix: &str,
         accept: Option<&str>,
         limit: u64,
         deadline: Deadline,
     ) -> Result<Fetched, Error> {
+        let headers: Vec<(HeaderName, String)> =
+            accept.map(|a| (ACCEPT, a.to_owned())).into_iter().collect();
+        let call = Call {
+            method: Method::GET,
+            place: Place::Suffix(suffix),
+            headers,
+            body: &[],
+            limit,
+        };
+        self.request(image, access, call, deadline)
+    }
+
+    /// One authenticated request about `image`'s repository: answers a 401 once with a
+    /// fresh token; any non-2xx status becomes an error.
+    fn request(
+        &self,
+        image: &Reference,
+        access: Access,
+        call: Call<'_>,
+        deadline: Deadline,
+    ) -> Result<Fetched, Error> {
         let registry = image.domain();
         let endpoint = self.endpoint(registry, deadline)?;
         let http = self.http(endpoint.insecure);
-        let url = endpoint
-            .base
-            .join(&format!("/v2/{}/{suffix}", image.path()))
-            .map_err(|e| Error::Setup(format!("bad URL for {image}: {e}")))?;
+        let url = match &call.place {
+            Place::Suffix(suffix) => endpoint
+                .base
+                .join(&format!("/v2/{}/{suffix}", image.path())),
+            Place::Location(location) => endpoint.base.join(location),
+        }
+        .map_err(|e| Error::Setup(format!("bad URL for {image}: {e}")))?;
         let mut challenge = endpoint.challenge.clone();
         let mut fresh_token = false;
         loop {
             let auth = match &challenge {
-                Some(c) => self.authorization(registry, image.path(), c, fresh_token, deadline)?,
+                Some(c) => {
+                    self.authorization(registry, image.path(), access, c, fresh_token, deadline)?
+                }
                 None => None,
             };
-            let mut headers: Vec<(reqwest::header::HeaderName, String)> = Vec::new();
-            if let Some(a) = accept {
-                headers.push((ACCEPT, a.to_owned()));
-            }
-            if let Some(a) = auth {
+            let mut headers = call.headers.clone();
+            // Credentials go only to the registry itself, never to a host an upload
+            // location points at.
+            let same_host = url.host_str() == endpoint.base.host_str()
+                && url.port_or_known_default() == endpoint.base.port_or_known_default();
+            if let (Some(a), true) = (auth, same_host) {
                 headers.push((AUTHORIZATION, a));
             }
-            let f = self.fetch(http, &url, &headers, limit, deadline)?;
+            let f = self.fetch(
+                http,
+                &call.method,
+                &url,
+                &headers,
+                call.body,
+                call.limit,
+                deadline,
+            )?;
             match f.status {
                 s if s.is_success() => return Ok(f),
                 StatusCode::UNAUTHORIZED if !fresh_token => {
@@ -454,7 +631,9 @@ impl Client {
             };
             match self.fetch_with(
                 self.http(insecure),
+                &Method::GET,
                 &ping,
+                &[],
                 &[],
                 ERROR_BODY_LIMIT,
                 deadline,
@@ -471,12 +650,12 @@ impl Client {
                 }
                 Ok(f) => return Err(status_error(&f)),
                 Err(e @ Error::Timeout { .. }) => return Err(e),
-                Err(Error::Transport { url, message }) if !fallback => {
+                Err(Error::Transport { request, message }) if !fallback => {
                     // A registry serving plain HTTP answers TLS with garbage: say what to do.
                     let message = format!(
                         "{message} (HTTPS failed; plain HTTP is tried only when TLS verification is off)"
                     );
-                    last_err = Some(Error::Transport { url, message });
+                    last_err = Some(Error::Transport { request, message });
                 }
                 Err(e) => last_err = Some(e),
             }
@@ -489,6 +668,7 @@ impl Client {
         &self,
         registry: &str,
         path: &str,
+        access: Access,
         challenge: &Challenge,
         refresh: bool,
         deadline: Deadline,
@@ -497,7 +677,7 @@ impl Client {
         match challenge.scheme.as_str() {
             "basic" => Ok(creds.map(|c| c.basic_header())),
             "bearer" => {
-                let scope = format!("repository:{path}:pull");
+                let scope = format!("repository:{path}:{}", access.actions());
                 let slot = lock(&self.tokens)
                     .entry((registry.to_owned(), scope.clone()))
                     .or_default()
@@ -557,8 +737,10 @@ impl Client {
         let started = Instant::now();
         let f = self.fetch(
             self.http(insecure),
+            &Method::GET,
             &url,
             &headers,
+            &[],
             TOKEN_BODY_LIMIT,
             deadline,
         )?;
@@ -594,44 +776,61 @@ impl Client {
 
     /// One GET with retries: 429 (honouring `Retry-After`), 5xx and broken connections or
     /// bodies, all within the deadline. The body is read up to `limit` bytes.
+    #[allow(clippy::too_many_arguments)]
     fn fetch(
         &self,
         http: &Http,
+        method: &Method,
         url: &Url,
-        headers: &[(reqwest::header::HeaderName, String)],
+        headers: &[(HeaderName, String)],
+        body: &[u8],
         limit: u64,
         deadline: Deadline,
     ) -> Result<Fetched, Error> {
-        self.fetch_with(http, url, headers, limit, deadline, MAX_TRANSIENT_ATTEMPTS)
+        self.fetch_with(
+            http,
+            method,
+            url,
+            headers,
+            body,
+            limit,
+            deadline,
+            MAX_TRANSIENT_ATTEMPTS,
+        )
     }
 
     /// [`Client::fetch`] with at most `transient_attempts` tries on 5xx and broken connections.
+    #[allow(clippy::too_many_arguments)]
     fn fetch_with(
         &self,
         http: &Http,
+        method: &Method,
         url: &Url,
-        headers: &[(reqwest::header::HeaderName, String)],
+        headers: &[(HeaderName, String)],
+        body: &[u8],
         limit: u64,
         deadline: Deadline,
         transient_attempts: u32,
     ) -> Result<Fetched, Error> {
+        let request = format!("{method} {url}");
         let mut attempt = 0u32;
         loop {
             attempt += 1;
             let Some(timeout) = deadline.request_timeout() else {
-                return Err(Error::Timeout {
-                    url: url.to_string(),
-                });
+                return Err(Error::Timeout { request });
             };
-            let mut req = http.get(url.clone()).timeout(timeout);
+            let mut req = http.request(method.clone(), url.clone()).timeout(timeout);
+            if !body.is_empty() || *method == Method::PUT || *method == Method::POST {
+                req = req.body(body.to_vec());
+            }
             for (k, v) in headers {
                 req = req.header(k, v);
             }
             self.requests.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(url = %url, attempt, "GET");
+            tracing::debug!(url = %url, attempt, "{method}");
             let result = req
                 .send()
-                .map_err(|e| transport_error(url, &e))
+                .map_err(|e| transport_error(&request, &e))
                 .and_then(|resp| {
                     let status = resp.status();
                     let limit = if status.is_success() {
@@ -640,13 +839,17 @@ impl Client {
                         ERROR_BODY_LIMIT
                     };
                     let headers = resp.headers().clone();
-                    let final_url = resp.url().clone();
-                    let body = read_limited(resp, limit, url)?;
+                    let request = format!("{method} {}", resp.url());
+                    let body = if *method == Method::HEAD {
+                        Vec::new()
+                    } else {
+                        read_limited(resp, limit, &request)?
+                    };
                     Ok(Fetched {
                         status,
                         headers,
                         body,
-                        url: final_url,
+                        request,
                     })
                 });
             let wait = match &result {
@@ -737,14 +940,14 @@ fn httpdate_to_system_time(s: &str) -> Option<SystemTime> {
         .map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs(s))
 }
 
-fn transport_error(url: &Url, e: &reqwest::Error) -> Error {
+fn transport_error(request: &str, e: &reqwest::Error) -> Error {
     if e.is_timeout() {
         Error::Timeout {
-            url: url.to_string(),
+            request: request.to_owned(),
         }
     } else {
         Error::Transport {
-            url: url.to_string(),
+            request: request.to_owned(),
             message: flatten(e),
         }
     }
@@ -753,11 +956,11 @@ fn transport_error(url: &Url, e: &reqwest::Error) -> Error {
 fn read_limited(
     resp: reqwest::blocking::Response,
     limit: u64,
-    url: &Url,
+    request: &str,
 ) -> Result<Vec<u8>, Error> {
     if resp.content_length().is_some_and(|n| n > limit) {
         return Err(Error::TooLarge {
-            url: url.to_string(),
+            request: request.to_owned(),
             limit,
         });
     }
@@ -767,18 +970,18 @@ fn read_limited(
             e.kind() == std::io::ErrorKind::TimedOut || flatten(&e).contains("timed out");
         if timed_out {
             Error::Timeout {
-                url: url.to_string(),
+                request: request.to_owned(),
             }
         } else {
             Error::Transport {
-                url: url.to_string(),
+                request: request.to_owned(),
                 message: format!("reading body: {}", flatten(&e)),
             }
         }
     })?;
     if body.len() as u64 > limit {
         return Err(Error::TooLarge {
-            url: url.to_string(),
+            request: request.to_owned(),
             limit,
         });
     }
@@ -827,12 +1030,12 @@ fn status_error(f: &Fetched) -> Error {
     let detail = error_detail(&f.body);
     if f.status == StatusCode::NOT_FOUND {
         Error::NotFound {
-            url: f.url.to_string(),
+            request: f.request.clone(),
             detail,
         }
     } else {
         Error::Status {
-            url: f.url.to_string(),
+            request: f.request.clone(),
             status: f.status.as_u16(),
             detail,
         }
