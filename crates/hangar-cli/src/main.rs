@@ -3,7 +3,11 @@
 #![forbid(unsafe_code)]
 
 mod duration;
+mod inspect;
+mod keys;
 mod log;
+mod runner;
+mod sign;
 mod validate;
 
 use std::path::PathBuf;
@@ -18,7 +22,7 @@ pub(crate) const EXIT_SETUP: u8 = 2;
 #[command(
     name = "hangar",
     version,
-    about = "Mirror, sign and validate container images"
+    about = "Sign container images and validate their sigstore signatures"
 )]
 struct Cli {
     /// Enable debug output (HTTP requests, decisions); never prints credentials.
@@ -33,15 +37,25 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Sign images, or validate their signatures.
-    Sign {
-        #[command(subcommand)]
-        command: SignCommand,
-    },
+    /// Sign the images of a list with a sigstore private key (or validate: `sign validate`).
+    Sign(SignCommand),
+    /// Generate a sigstore (cosign) key pair: PREFIX.key (encrypted) and PREFIX.pub.
+    GenerateSigstoreKey(keys::GenerateArgs),
+    /// Inspect an image in a registry.
+    Inspect(inspect::InspectArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct SignCommand {
+    #[command(subcommand)]
+    command: Option<SignSubcommand>,
+    #[command(flatten)]
+    args: SignArgs,
 }
 
 #[derive(Subcommand, Debug)]
-enum SignCommand {
+enum SignSubcommand {
     /// Validate the signed images by sigstore public key with the matchRepoDigestOrExact
     /// signedIdentity.
     #[command(
@@ -50,20 +64,17 @@ enum SignCommand {
     Validate(ValidateArgs),
 }
 
-/// Flags of `hangar sign validate`.
+/// Flags shared by every command that works through an image list.
 #[derive(Args, Debug)]
-pub(crate) struct ValidateArgs {
+pub(crate) struct ListArgs {
     /// Image list file.
-    #[arg(short = 'f', long = "file", value_name = "IMAGE_LIST.txt")]
-    pub(crate) file: PathBuf,
-    /// Sigstore public key file (PEM); repeat it to trust several keys.
     #[arg(
-        short = 'p',
-        long = "sigstore-pubkey",
-        value_name = "SIGSTORE.pub",
+        short = 'f',
+        long = "file",
+        value_name = "IMAGE_LIST.txt",
         required = true
     )]
-    pub(crate) pubkeys: Vec<PathBuf>,
+    pub(crate) file: Option<PathBuf>,
     /// Override all image registry URLs in the image list.
     #[arg(long, default_value = "")]
     pub(crate) registry: String,
@@ -81,13 +92,10 @@ pub(crate) struct ValidateArgs {
     /// OS list of images ("" = all).
     #[arg(long, value_delimiter = ',', default_value = "linux")]
     pub(crate) os: Vec<String>,
-    /// Validate with the exactRepository signedIdentity instead of matchRepoDigestOrExact.
-    #[arg(long, default_value = "")]
-    pub(crate) exact_repository: String,
     /// File name of the failed image list.
     #[arg(short = 'o', long, default_value = "sign-failed.txt")]
     pub(crate) failed: PathBuf,
-    /// Worker number, validate images in parallel (1-20).
+    /// Worker number, process images in parallel (1-20).
     #[arg(short = 'j', long, default_value_t = 1, allow_negative_numbers = true)]
     pub(crate) jobs: i64,
     /// Time budget for each image (Go duration: 30s, 10m0s, 1h; 0 = none).
@@ -96,6 +104,42 @@ pub(crate) struct ValidateArgs {
     /// Require HTTPS and verify certificates (=false: skip verification, allow plain HTTP).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub(crate) tls_verify: Option<bool>,
+}
+
+/// Flags of `hangar sign`.
+#[derive(Args, Debug)]
+pub(crate) struct SignArgs {
+    #[command(flatten)]
+    pub(crate) list: ListArgs,
+    /// Sigstore (cosign) encrypted private key file.
+    #[arg(
+        short = 'k',
+        long = "sigstore-key",
+        value_name = "SIGSTORE.key",
+        required = true
+    )]
+    pub(crate) key: Option<PathBuf>,
+    /// File holding the private key's passphrase (else COSIGN_PASSWORD, else a prompt).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) sigstore_passphrase_file: Option<PathBuf>,
+}
+
+/// Flags of `hangar sign validate`.
+#[derive(Args, Debug)]
+pub(crate) struct ValidateArgs {
+    #[command(flatten)]
+    pub(crate) list: ListArgs,
+    /// Sigstore public key file (PEM); repeat it to trust several keys.
+    #[arg(
+        short = 'p',
+        long = "sigstore-pubkey",
+        value_name = "SIGSTORE.pub",
+        required = true
+    )]
+    pub(crate) pubkeys: Vec<PathBuf>,
+    /// Validate with the exactRepository signedIdentity instead of matchRepoDigestOrExact.
+    #[arg(long, default_value = "")]
+    pub(crate) exact_repository: String,
 }
 
 /// `--timeout`: `None` when the budget is unlimited (`0`).
@@ -119,8 +163,15 @@ fn main() -> ExitCode {
         log::enable_debug();
     }
     match cli.command {
-        Command::Sign {
-            command: SignCommand::Validate(args),
-        } => validate::run(&args),
+        Command::Sign(SignCommand {
+            command: Some(SignSubcommand::Validate(args)),
+            ..
+        }) => validate::run(&args),
+        Command::Sign(SignCommand {
+            command: None,
+            args,
+        }) => sign::run(&args),
+        Command::GenerateSigstoreKey(args) => keys::generate(&args),
+        Command::Inspect(args) => inspect::run(&args),
     }
 }

@@ -284,6 +284,11 @@ fn hash(algorithm: Algorithm, bytes: &[u8]) -> Digest {
     Digest::from_bytes(algorithm, &h).expect("hash length matches algorithm")
 }
 
+/// The SHA-256 digest of `bytes`.
+pub fn sha256(bytes: &[u8]) -> Digest {
+    hash(Algorithm::Sha256, bytes)
+}
+
 /// What a request returned, body read within its limit.
 struct Fetched {
     status: StatusCode,

@@ -21,7 +21,7 @@ pub mod challenge;
 mod client;
 mod credentials;
 
-pub use client::{Client, Config, Deadline, Error, Manifest, TlsVerify};
+pub use client::{Client, Config, Deadline, Error, Manifest, TlsVerify, sha256};
 pub use credentials::{CredentialError, CredentialStore, Credentials};
 
 /// Media types of the manifests a registry may serve.

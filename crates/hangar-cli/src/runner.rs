@@ -1,0 +1,305 @@
+//! What `sign` and `sign validate` share: reading the list, the registry client, the worker
+//! pool, per-line deadlines, Ctrl-C, the summary, the failed-list file and the exit code.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use hangar_imagelist::{Entry, EntryKind, Overrides};
+use hangar_reference::Reference;
+use hangar_registry::{Client, Config, CredentialStore, Deadline, TlsVerify};
+use hangar_validate::PlatformFilter;
+
+use crate::{ListArgs, log};
+
+const MAX_JOBS: i64 = 20;
+
+/// How one list line ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LineVerdict {
+    Passed,
+    Failed,
+    Skipped,
+}
+
+/// Texts that differ between commands.
+pub(crate) struct Labels {
+    /// "Validated", "Signed".
+    pub(crate) done: &'static str,
+    /// The heading over the failed lines.
+    pub(crate) failed_title: &'static str,
+}
+
+/// The parts of a run every command needs, checked before any network traffic.
+pub(crate) struct ListSetup {
+    pub(crate) entries: Vec<Entry>,
+    pub(crate) platforms: PlatformFilter,
+    pub(crate) client: Client,
+    jobs: usize,
+    timeout: Option<Duration>,
+    failed: PathBuf,
+}
+
+pub(crate) fn tls_verify(flag: Option<bool>) -> TlsVerify {
+    match flag {
+        None => TlsVerify::Default,
+        Some(true) => TlsVerify::Require,
+        Some(false) => TlsVerify::Skip,
+    }
+}
+
+/// A registry client with credentials from the standard files.
+pub(crate) fn client(tls: Option<bool>) -> Result<Client> {
+    let credentials = CredentialStore::from_env().context("loading registry credentials")?;
+    Ok(Client::new(Config {
+        tls_verify: tls_verify(tls),
+        credentials,
+        ..Config::default()
+    })?)
+}
+
+pub(crate) fn prepare(args: &ListArgs) -> Result<ListSetup> {
+    let jobs = if (1..=MAX_JOBS).contains(&args.jobs) {
+        args.jobs as usize
+    } else {
+        log::warn(
+            None,
+            &format!(
+                "Invalid worker count {}: it must be between 1 and {MAX_JOBS}; using 1",
+                args.jobs
+            ),
+        );
+        1
+    };
+    let file = args.file.as_ref().context("the --file flag is required")?;
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("reading image list {}", file.display()))?;
+    let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    let overrides = Overrides {
+        registry: non_empty(&args.registry),
+        project: non_empty(&args.project),
+    };
+    let entries: Vec<Entry> = hangar_imagelist::entries(text.lines(), &overrides).collect();
+    if args.failed.is_dir() {
+        bail!("failed-list file {} is a directory", args.failed.display());
+    }
+    Ok(ListSetup {
+        entries,
+        platforms: PlatformFilter::new(&args.arch, &args.os),
+        client: client(args.tls_verify)?,
+        jobs,
+        timeout: args.timeout.0,
+        failed: args.failed.clone(),
+    })
+}
+
+/// Runs `line` for every image of the list on a pool of `--jobs` threads, then reports.
+/// `line` gets the `IMG:n` id, the reference and the line's deadline, and logs its result.
+pub(crate) fn run<F>(setup: &ListSetup, labels: &Labels, line: F) -> ExitCode
+where
+    F: Fn(usize, &Reference, Deadline) -> LineVerdict + Sync,
+{
+    let cancelled = Arc::new(AtomicBool::new(false));
+    {
+        let c = Arc::clone(&cancelled);
+        if let Err(e) = ctrlc::set_handler(move || c.store(true, Ordering::SeqCst)) {
+            log::warn(None, &format!("cannot handle Ctrl-C: {e}"));
+        }
+    }
+    let started = Instant::now();
+    let verdicts = run_lines(setup, labels, &cancelled, &line);
+    finish(setup, labels, &verdicts, started.elapsed())
+}
+
+fn run_lines<F>(
+    setup: &ListSetup,
+    labels: &Labels,
+    cancelled: &AtomicBool,
+    line: &F,
+) -> Vec<LineVerdict>
+where
+    F: Fn(usize, &Reference, Deadline) -> LineVerdict + Sync,
+{
+    let mut verdicts: Vec<Option<LineVerdict>> = vec![None; setup.entries.len()];
+    let mut work: Vec<(usize, usize, &Reference)> = Vec::new();
+    for (i, entry) in setup.entries.iter().enumerate() {
+        match &entry.kind {
+            EntryKind::MirrorFormat => {
+                log::warn(
+                    Some(entry.id),
+                    &format!("Ignore image list line {:?}: invalid format", entry.line),
+                );
+                verdicts[i] = Some(LineVerdict::Skipped);
+            }
+            EntryKind::Invalid(e) => {
+                log::error(
+                    None,
+                    &format!(
+                        "error occurred on [IMG: {}] [{}]: {}: {}",
+                        entry.id, entry.line, e, e.source
+                    ),
+                );
+                verdicts[i] = Some(LineVerdict::Failed);
+            }
+            EntryKind::Image(r) => work.push((i, entry.id, r)),
+        }
+    }
+    let pool = match rayon::ThreadPoolBuilder::new()
+        .num_threads(setup.jobs)
+        .build()
+    {
+        Ok(p) => p,
+        Err(e) => {
+            log::fatal(&format!("cannot start {} worker threads: {e}", setup.jobs));
+            return verdicts
+                .into_iter()
+                .map(|v| v.unwrap_or(LineVerdict::Failed))
+                .collect();
+        }
+    };
+    let (tx, rx) = mpsc::channel::<(usize, LineVerdict)>();
+    let pending = work.len();
+    let timeout = setup.timeout;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            pool.scope_fifo(|scope| {
+                for (i, id, image) in work {
+                    let tx = tx.clone();
+                    scope.spawn_fifo(move |_| {
+                        let verdict = if cancelled.load(Ordering::SeqCst) {
+                            LineVerdict::Failed
+                        } else {
+                            log::set_current_image(Some(id));
+                            let v =
+                                line(id, image, timeout.map_or(Deadline::none(), Deadline::after));
+                            log::set_current_image(None);
+                            v
+                        };
+                        let _ = tx.send((i, verdict));
+                    });
+                }
+            });
+            drop(tx);
+        });
+        let mut received = 0;
+        while received < pending {
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok((i, v)) => {
+                    verdicts[i] = Some(v);
+                    received += 1;
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) if cancelled.load(Ordering::SeqCst) => {
+                    interrupted(setup, labels, std::mem::take(&mut verdicts));
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+    });
+    verdicts
+        .into_iter()
+        .map(|v| v.unwrap_or(LineVerdict::Failed))
+        .collect()
+}
+
+/// Ctrl-C: every unfinished line fails, the failed file is written, and the process ends
+/// without waiting for requests in flight.
+fn interrupted(setup: &ListSetup, labels: &Labels, verdicts: Vec<Option<LineVerdict>>) -> ! {
+    log::warn(None, "Interrupted: recording unfinished images as failed");
+    for (entry, v) in setup.entries.iter().zip(&verdicts) {
+        if v.is_none() {
+            log::error(
+                None,
+                &format!(
+                    "error occurred on [IMG: {}] [{}]: interrupted before it finished",
+                    entry.id, entry.line
+                ),
+            );
+        }
+    }
+    let all: Vec<LineVerdict> = verdicts
+        .into_iter()
+        .map(|v| v.unwrap_or(LineVerdict::Failed))
+        .collect();
+    report_failed(setup, labels, &all);
+    std::process::exit(1);
+}
+
+fn finish(
+    setup: &ListSetup,
+    labels: &Labels,
+    verdicts: &[LineVerdict],
+    elapsed: Duration,
+) -> ExitCode {
+    let count = |v: LineVerdict| verdicts.iter().filter(|x| **x == v).count();
+    let (passed, failed, skipped) = (
+        count(LineVerdict::Passed),
+        count(LineVerdict::Failed),
+        count(LineVerdict::Skipped),
+    );
+    log::info(
+        None,
+        &format!(
+            "{} {} image list lines in {:.1}s: {passed} passed, {failed} failed, {skipped} skipped",
+            labels.done,
+            setup.entries.len(),
+            elapsed.as_secs_f64()
+        ),
+    );
+    if failed == 0 {
+        log::info(None, "Done");
+        return ExitCode::SUCCESS;
+    }
+    report_failed(setup, labels, verdicts);
+    ExitCode::from(1)
+}
+
+/// Lists the failed lines and writes them to the failed file.
+fn report_failed(setup: &ListSetup, labels: &Labels, verdicts: &[LineVerdict]) {
+    log::error(None, labels.failed_title);
+    for (e, v) in setup.entries.iter().zip(verdicts) {
+        if *v == LineVerdict::Failed {
+            log::error(None, &e.line);
+        }
+    }
+    match write_failed(&setup.failed, &setup.entries, verdicts) {
+        Ok(()) => log::error(
+            None,
+            &format!(
+                "Failed image list exported to {:?}",
+                setup.failed.display().to_string()
+            ),
+        ),
+        Err(e) => log::error(
+            None,
+            &format!(
+                "writing failed image list {}: {e:#}",
+                setup.failed.display()
+            ),
+        ),
+    }
+}
+
+/// Writes the failed lines, as written in the list and in list order, atomically
+/// (temporary file, then rename).
+fn write_failed(path: &Path, entries: &[Entry], verdicts: &[LineVerdict]) -> Result<()> {
+    let mut text = String::new();
+    for (e, v) in entries.iter().zip(verdicts) {
+        if *v == LineVerdict::Failed {
+            text.push_str(&e.line);
+            text.push('\n');
+        }
+    }
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "failed".into());
+    let tmp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+    Ok(())
+}

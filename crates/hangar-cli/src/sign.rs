@@ -1,0 +1,86 @@
+//! `hangar sign`: decrypts the key (before any network traffic), then one [`Signer`] call
+//! per line.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use hangar_reference::Reference;
+use hangar_registry::Deadline;
+use hangar_sign::{SignOutcome, Signer, Verdict};
+use hangar_signature::PrivateKey;
+
+use crate::runner::{self, Labels, LineVerdict};
+use crate::{EXIT_SETUP, SignArgs, keys, log};
+
+const LABELS: Labels = Labels {
+    done: "Signed",
+    failed_title: "Sign failed image list:",
+};
+
+pub(crate) fn run(args: &SignArgs) -> ExitCode {
+    let (setup, key) = match prepare(args) {
+        Ok(s) => s,
+        Err(e) => {
+            log::fatal(&format!("{e:#}"));
+            return ExitCode::from(EXIT_SETUP);
+        }
+    };
+    let signer = Signer::new(&setup.client, &key, &setup.platforms);
+    runner::run(&setup, &LABELS, |id, image, deadline| {
+        sign_line(&signer, id, image, deadline)
+    })
+}
+
+fn prepare(args: &SignArgs) -> Result<(runner::ListSetup, PrivateKey)> {
+    let path = args
+        .key
+        .as_ref()
+        .context("the --sigstore-key flag is required")?;
+    let pem = std::fs::read(path)
+        .with_context(|| format!("reading sigstore private key {}", path.display()))?;
+    let pass = keys::passphrase(args.sigstore_passphrase_file.as_deref(), false)?;
+    let key = PrivateKey::from_encrypted_pem(&pem, &pass)
+        .with_context(|| format!("sigstore private key {}", path.display()))?;
+    Ok((runner::prepare(&args.list)?, key))
+}
+
+fn sign_line(signer: &Signer<'_>, id: usize, image: &Reference, deadline: Deadline) -> LineVerdict {
+    let result = signer.sign(image, deadline);
+    for p in &result.platforms {
+        let what = match &p.outcome {
+            Ok(SignOutcome::Appended { layers }) => format!("signed ({layers} signature(s) now)"),
+            Ok(SignOutcome::AlreadySigned) => "already carries this signature".to_owned(),
+            Err(e) => e.clone(),
+        };
+        log::debug(
+            Some(id),
+            &format!("{} [{}]: {what}", p.platform, p.reference),
+        );
+    }
+    match result.verdict {
+        Verdict::Signed => {
+            log::info(Some(id), &format!("Signed image [{image}]"));
+            LineVerdict::Passed
+        }
+        Verdict::Skipped => {
+            log::warn(
+                Some(id),
+                &format!(
+                    "Skip sign image [{image}]: {}",
+                    result.reason.unwrap_or_default()
+                ),
+            );
+            LineVerdict::Skipped
+        }
+        Verdict::Failed => {
+            log::error(
+                None,
+                &format!(
+                    "error occurred on [IMG: {id}] [{image}]: failed to sign [docker://{image}]: {}",
+                    result.reason.unwrap_or_default()
+                ),
+            );
+            LineVerdict::Failed
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! Signs container images in a registry the way containers/image (`skopeo copy
+//! --sign-by-sigstore-private-key`, upstream `hangar sign`) does: one simple-signing layer per
+//! platform image, appended to the OCI manifest tagged `sha256-<hex>.sig` in the image's
+//! repository.
+//!
+//! Identities: an index entry is signed as `REPO@sha256:<platform digest>`, a single-platform
+//! image as the reference it was named by (its tag), so `hangar sign validate` with
+//! `matchRepoDigestOrExact` accepts both.
+//!
+//! ```no_run
+//! // no_run: needs a registry on 127.0.0.1:5000 and a key file.
+//! use hangar_reference::Reference;
+//! use hangar_registry::{Client, Config, Deadline, TlsVerify};
+//! use hangar_sign::Signer;
+//! use hangar_signature::PrivateKey;
+//! use hangar_validate::PlatformFilter;
+//!
+//! let client = Client::new(Config { tls_verify: TlsVerify::Skip, ..Config::default() })?;
+//! let key = PrivateKey::from_encrypted_pem(&std::fs::read("sigstore.key")?, b"passphrase")?;
+//! let platforms = PlatformFilter::default();
+//! let signer = Signer::new(&client, &key, &platforms);
+//! let image = Reference::parse_normalized("127.0.0.1:5000/library/app:v1")?;
+//! let result = signer.sign(&image, Deadline::none());
+//! println!("{:?}", result.reason);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hangar_reference::{Digest, Reference};
+use hangar_registry::{Client, Deadline, Error as RegistryError, media_type, sha256};
+use hangar_signature::{
+    PrivateKey, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, payload_bytes,
+};
+use hangar_validate::{Platform, PlatformFilter, Target, resolve};
+use serde::{Deserialize, Serialize};
+
+/// The config media type of a signature attachment manifest.
+pub const OCI_CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.image.config.v1+json";
+
+/// How signing one image ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every selected platform image carries our signature.
+    Signed,
+    /// At least one platform image could not be signed.
+    Failed,
+    /// No platform image passed the filter.
+    Skipped,
+}
+
+/// What happened to one platform image's attachment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignOutcome {
+    /// A layer was appended; the attachment now has this many.
+    Appended {
+        /// Layers in the attachment after the append.
+        layers: usize,
+    },
+    /// An identical signature layer was already there.
+    AlreadySigned,
+}
+
+/// The result for one platform image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformResult {
+    /// `os/arch[/variant]`.
+    pub platform: Platform,
+    /// The identity signed.
+    pub reference: Reference,
+    /// The platform manifest's digest.
+    pub digest: Digest,
+    /// What happened, or why it failed.
+    pub outcome: Result<SignOutcome, String>,
+}
+
+/// The result for one image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignResult {
+    /// Signed, failed or skipped.
+    pub verdict: Verdict,
+    /// Why it failed or was skipped.
+    pub reason: Option<String>,
+    /// Every platform image handled.
+    pub platforms: Vec<PlatformResult>,
+}
+
+#[derive(Serialize, Deserialize, Clone)]
+struct Descriptor {
+    #[serde(rename = "mediaType")]
+    media_type: String,
+    digest: String,
+    size: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    annotations: Option<BTreeMap<String, String>>,
+    /// Fields we do not know are kept as they were.
+    #[serde(flatten)]
+    other: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct AttachmentManifest {
+    #[serde(rename = "schemaVersion")]
+    schema_version: u32,
+    #[serde(rename = "mediaType")]
+    media_type: String,
+    config: Descriptor,
+    layers: Vec<Descriptor>,
+}
+
+/// The config skopeo writes for an attachment: empty platform, one diff ID per layer.
+#[derive(Serialize)]
+struct AttachmentConfig {
+    architecture: &'static str,
+    os: &'static str,
+    config: BTreeMap<String, String>,
+    rootfs: RootFs,
+}
+
+#[derive(Serialize)]
+struct RootFs {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    diff_ids: Vec<String>,
+}
+
+/// Signs images; share one by reference across threads. Attachments are updated under a
+/// per-tag lock, so concurrent signatures of one image are all kept.
+pub struct Signer<'a> {
+    client: &'a Client,
+    key: &'a PrivateKey,
+    platforms: &'a PlatformFilter,
+    creator: String,
+    locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+}
+
+impl<'a> Signer<'a> {
+    /// A signer with `creator` = `hangar <version>`.
+    pub fn new(
+        client: &'a Client,
+        key: &'a PrivateKey,
+        platforms: &'a PlatformFilter,
+    ) -> Signer<'a> {
+        Signer {
+            client,
+            key,
+            platforms,
+            creator: concat!("hangar ", env!("CARGO_PKG_VERSION")).to_owned(),
+            locks: Mutex::default(),
+        }
+    }
+
+    /// Signs every selected platform image of `image`.
+    pub fn sign(&self, image: &Reference, deadline: Deadline) -> SignResult {
+        let targets = match resolve(self.client, image, self.platforms, deadline) {
+            Ok(t) => t,
+            Err(reason) => {
+                return SignResult {
+                    verdict: Verdict::Failed,
+                    reason: Some(reason),
+                    platforms: Vec::new(),
+                };
+            }
+        };
+        if targets.is_empty() {
+            return SignResult {
+                verdict: Verdict::Skipped,
+                reason: Some(hangar_validate::NO_PLATFORM.to_owned()),
+                platforms: Vec::new(),
+            };
+        }
+        let platforms: Vec<PlatformResult> = targets
+            .into_iter()
+            .map(|t| {
+                let outcome = self.sign_target(&t, deadline);
+                PlatformResult {
+                    platform: t.platform,
+                    reference: t.reference,
+                    digest: t.digest,
+                    outcome,
+                }
+            })
+            .collect();
+        let failures: Vec<String> = platforms
+            .iter()
+            .filter_map(|p| {
+                p.outcome
+                    .as_ref()
+                    .err()
+                    .map(|e| format!("{} [{}]: {e}", p.platform, p.reference))
+            })
+            .collect();
+        SignResult {
+            verdict: if failures.is_empty() {
+                Verdict::Signed
+            } else {
+                Verdict::Failed
+            },
+            reason: (!failures.is_empty()).then(|| failures.join("; ")),
+            platforms,
+        }
+    }
+
+    fn lock_for(&self, tag: String) -> Arc<Mutex<()>> {
+        self.locks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(tag)
+            .or_default()
+            .clone()
+    }
+
+    fn sign_target(&self, t: &Target, deadline: Deadline) -> Result<SignOutcome, String> {
+        let timestamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let payload = payload_bytes(
+            &t.digest,
+            &t.reference.to_string(),
+            &self.creator,
+            timestamp,
+        );
+        let signature = self.key.sign_base64(&payload);
+        let payload_digest = sha256(&payload).to_string();
+        let tag = t.digest.signature_tag();
+        let sig_ref = t.repository.with_tag(&tag).map_err(|e| e.to_string())?;
+        let lock = self.lock_for(sig_ref.to_string());
+        let _guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
+
+        let mut layers = match self.client.get_manifest_for_update(&sig_ref, deadline) {
+            Ok(m) if m.media_type != media_type::OCI_MANIFEST => {
+                return Err(format!(
+                    "unexpected MIME type for sigstore attachment manifest {tag}: {:?}",
+                    m.media_type
+                ));
+            }
+            Ok(m) => {
+                serde_json::from_slice::<AttachmentManifest>(&m.bytes)
+                    .map_err(|e| format!("invalid sigstore attachment manifest {tag}: {e}"))?
+                    .layers
+            }
+            Err(RegistryError::NotFound { .. }) => Vec::new(),
+            Err(e) => return Err(format!("reading signatures: {e}")),
+        };
+        let identical = layers.iter().any(|l| {
+            l.digest == payload_digest
+                && l.annotations
+                    .as_ref()
+                    .and_then(|a| a.get(SIGNATURE_ANNOTATION))
+                    == Some(&signature)
+        });
+        if identical {
+            return Ok(SignOutcome::AlreadySigned);
+        }
+        let repo = &t.repository;
+        self.client
+            .push_blob(repo, &payload, deadline)
+            .map_err(|e| format!("uploading signature: {e}"))?;
+        layers.push(Descriptor {
+            media_type: SIMPLE_SIGNING_MEDIA_TYPE.to_owned(),
+            digest: payload_digest,
+            size: payload.len() as u64,
+            annotations: Some(BTreeMap::from([(
+                SIGNATURE_ANNOTATION.to_owned(),
+                signature,
+            )])),
+            other: BTreeMap::new(),
+        });
+        let config = AttachmentConfig {
+            architecture: "",
+            os: "",
+            config: BTreeMap::new(),
+            rootfs: RootFs {
+                kind: "layers",
+                diff_ids: layers.iter().map(|l| l.digest.clone()).collect(),
+            },
+        };
+        let config = serde_json::to_vec(&config).map_err(|e| e.to_string())?;
+        let config_digest = self
+            .client
+            .push_blob(repo, &config, deadline)
+            .map_err(|e| format!("uploading signature config: {e}"))?;
+        let count = layers.len();
+        let manifest = AttachmentManifest {
+            schema_version: 2,
+            media_type: media_type::OCI_MANIFEST.to_owned(),
+            config: Descriptor {
+                media_type: OCI_CONFIG_MEDIA_TYPE.to_owned(),
+                digest: config_digest.to_string(),
+                size: config.len() as u64,
+                annotations: None,
+                other: BTreeMap::new(),
+            },
+            layers,
+        };
+        let bytes = serde_json::to_vec(&manifest).map_err(|e| e.to_string())?;
+        self.client
+            .push_manifest(&sig_ref, &bytes, media_type::OCI_MANIFEST, deadline)
+            .map_err(|e| format!("storing {tag}: {e}"))?;
+        Ok(SignOutcome::Appended { layers: count })
+    }
+}
