@@ -4,6 +4,7 @@ mod auth;
 mod cli;
 mod oracle;
 mod resilience;
+mod signing;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
