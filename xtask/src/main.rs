@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
-use hangar_testkit::{FIXTURE_ADDR, REGISTRY_BIN, Registry, TempDir, fixture_dir};
+use hangar_testkit::{REGISTRY_BIN, Registry, TempDir, seed};
 
 type Result<T = ()> = std::result::Result<T, String>;
 
@@ -141,9 +141,20 @@ fn build_hangar() -> Result<PathBuf> {
 }
 
 /// One step of the demo: runs hangar, shows its output, checks the exit code.
-fn step(hangar: &Path, dir: &Path, title: &str, args: &[&str], want: i32) -> Result<String> {
+fn step<S: AsRef<std::ffi::OsStr> + std::fmt::Display>(
+    hangar: &Path,
+    dir: &Path,
+    title: &str,
+    args: &[S],
+    want: i32,
+) -> Result<String> {
+    let shown: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string())
+        .map(|a| if a.is_empty() { "\"\"".to_owned() } else { a })
+        .collect();
     println!("\n=== {title}");
-    println!("$ hangar {}", args.join(" "));
+    println!("$ hangar {}", shown.join(" "));
     let mut child = Command::new(hangar)
         .args(args)
         .current_dir(dir)
@@ -155,7 +166,10 @@ fn step(hangar: &Path, dir: &Path, title: &str, args: &[&str], want: i32) -> Res
     while child.try_wait().map_err(|e| e.to_string())?.is_none() {
         if start.elapsed() > Duration::from_secs(120) {
             let _ = child.kill();
-            return Err(format!("hangar {} did not finish in 120 s", args.join(" ")));
+            return Err(format!(
+                "hangar {} did not finish in 120 s",
+                shown.join(" ")
+            ));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -179,87 +193,136 @@ fn step(hangar: &Path, dir: &Path, title: &str, args: &[&str], want: i32) -> Res
 fn demo() -> Result {
     ensure_packages(TEST_PACKAGES)?;
     let hangar = build_hangar()?;
-    // The recorded signatures name 127.0.0.1:5000, so the demo registry must serve there.
-    let registry = Registry::start_fixture(FIXTURE_ADDR)
-        .map_err(|e| format!("{e}\n(is something else listening on {FIXTURE_ADDR}?)"))?;
+    let registry = Registry::start_empty()?;
+    let addr = registry.addr().to_owned();
     println!(
-        "Started docker-registry (pid {}) on {} with images signed by skopeo.",
-        registry.pid(),
-        registry.addr()
+        "Started a throwaway docker-registry (pid {}) on {addr}.",
+        registry.pid()
+    );
+    let all = [
+        ("linux", "amd64", None),
+        ("linux", "arm64", None),
+        ("linux", "arm", Some("v7")),
+    ];
+    seed::push_multiarch(&addr, "demo/app", "v1", &all, "demo")?;
+    seed::push_multiarch(&addr, "demo/tool", "v2", &all[..2], "demo")?;
+    println!(
+        "Pushed demo/app:v1 (linux/amd64, linux/arm64, linux/arm/v7) and demo/tool:v2 (linux/amd64, linux/arm64)."
     );
     let dir = TempDir::new("demo")?;
-    let key = fixture_dir().join("keys/lab.pub");
-    std::fs::copy(&key, dir.path().join("sigstore.pub")).map_err(|e| e.to_string())?;
-    std::fs::write(
-        dir.path().join("example_image_list.txt"),
-        "# images signed in fixtures/\nfixtures/multi:v1\nfixtures/single:v1\n",
-    )
-    .map_err(|e| e.to_string())?;
-    std::fs::write(
-        dir.path().join("mirrored_image_list.txt"),
-        "fixtures/multi:v1\n",
-    )
-    .map_err(|e| e.to_string())?;
-    println!(
-        "Image lists and the public key are in {}",
-        dir.path().display()
-    );
-    let base = [
-        "sign",
-        "validate",
-        "--sigstore-pubkey",
-        "sigstore.pub",
-        "--registry",
-        FIXTURE_ADDR,
-        "--tls-verify=false",
-        "--jobs",
-        "4",
-    ];
-    let with = |extra: &[&'static str]| -> Vec<&'static str> {
-        base.iter().copied().chain(extra.iter().copied()).collect()
+    let d = dir.path();
+    let write = |name: &str, text: &str| {
+        std::fs::write(d.join(name), text).map_err(|e| format!("{name}: {e}"))
+    };
+    write("passphrase", "demo-passphrase\n")?;
+    write(
+        "example_image_list.txt",
+        "# images to sign and validate\ndemo/app:v1\ndemo/tool:v2\n",
+    )?;
+    write("mirrored_image_list.txt", "demo/app:v1\n")?;
+    println!("Working folder: {}", d.display());
+    let reg: &str = &addr;
+    let common = ["--registry", reg, "--tls-verify=false", "--jobs", "4"];
+    let cmd = |head: &[&'static str], tail: &[&str]| -> Vec<String> {
+        head.iter()
+            .map(|s| s.to_string())
+            .chain(common.iter().map(|s| s.to_string()))
+            .chain(tail.iter().map(|s| s.to_string()))
+            .collect()
+    };
+    let validate = |tail: &[&str]| {
+        cmd(
+            &["sign", "validate", "--sigstore-pubkey", "sigstore.pub"],
+            tail,
+        )
     };
 
     step(
         &hangar,
-        dir.path(),
-        "1. Validate the signed images (passes)",
-        &with(&["--file", "example_image_list.txt"]),
+        d,
+        "1. Generate a sigstore key pair",
+        &[
+            "generate-sigstore-key",
+            "--prefix",
+            "sigstore",
+            "--passphrase-file",
+            "passphrase",
+        ],
         0,
     )?;
     let out = step(
         &hangar,
-        dir.path(),
-        "2. Validate the mirrored copy in project fixtures-mirror (fails: its signatures name the original repository)",
-        &with(&[
-            "--file",
-            "mirrored_image_list.txt",
-            "--project",
-            "fixtures-mirror",
-        ]),
+        d,
+        "2. Validate before signing (fails: no signatures yet)",
+        &validate(&["--file", "example_image_list.txt"]),
         1,
     )?;
-    let want = "Signature for identity 127.0.0.1:5000/fixtures/multi:v1 is not accepted";
-    if !out.contains(want) {
-        return Err(format!("step 2 did not report {want:?}"));
-    }
-    let failed = std::fs::read_to_string(dir.path().join("sign-failed.txt"))
-        .map_err(|e| format!("sign-failed.txt: {e}"))?;
-    println!("sign-failed.txt:\n{failed}");
+    expect(&out, "A signature was required, but no signature exists")?;
     step(
         &hangar,
-        dir.path(),
-        "3. Validate the mirrored copy with --exact-repository naming where it was signed (passes)",
-        &with(&[
+        d,
+        "3. Sign every platform image of the list",
+        &cmd(
+            &[
+                "sign",
+                "--file",
+                "example_image_list.txt",
+                "--sigstore-key",
+                "sigstore.key",
+                "--sigstore-passphrase-file",
+                "passphrase",
+                "--arch",
+                "",
+            ],
+            &[],
+        ),
+        0,
+    )?;
+    step(
+        &hangar,
+        d,
+        "4. Validate the signed images (passes)",
+        &validate(&["--file", "example_image_list.txt"]),
+        0,
+    )?;
+
+    let copied = seed::copy_repository(&addr, "demo/app", "mirror/app")?;
+    println!(
+        "\nMirrored demo/app to mirror/app with its signatures (tags: {}).",
+        copied.join(", ")
+    );
+    let out = step(
+        &hangar,
+        d,
+        "5. Validate the mirrored copy (fails: its signatures name the original repository)",
+        &validate(&["--file", "mirrored_image_list.txt", "--project", "mirror"]),
+        1,
+    )?;
+    expect(&out, "is not accepted")?;
+    let original = format!("{addr}/demo/app");
+    step(
+        &hangar,
+        d,
+        "6. Validate the mirrored copy with --exact-repository naming where it was signed (passes)",
+        &validate(&[
             "--file",
             "mirrored_image_list.txt",
             "--project",
-            "fixtures-mirror",
+            "mirror",
             "--exact-repository",
-            "127.0.0.1:5000/fixtures/multi",
+            &original,
         ]),
         0,
     )?;
     drop(registry);
     println!("\nDemo finished: registry stopped, temporary files removed.");
     Ok(())
+}
+
+fn expect(output: &str, phrase: &str) -> Result {
+    if output.contains(phrase) {
+        Ok(())
+    } else {
+        Err(format!("expected the output to contain {phrase:?}"))
+    }
 }

@@ -38,7 +38,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Sign the images of a list with a sigstore private key (or validate: `sign validate`).
-    Sign(SignCommand),
+    Sign(Box<SignCommand>),
     /// Generate a sigstore (cosign) key pair: PREFIX.key (encrypted) and PREFIX.pub.
     GenerateSigstoreKey(keys::GenerateArgs),
     /// Inspect an image in a registry.
@@ -163,14 +163,16 @@ fn main() -> ExitCode {
         log::enable_debug();
     }
     match cli.command {
-        Command::Sign(SignCommand {
-            command: Some(SignSubcommand::Validate(args)),
-            ..
-        }) => validate::run(&args),
-        Command::Sign(SignCommand {
-            command: None,
-            args,
-        }) => sign::run(&args),
+        Command::Sign(sign) => match *sign {
+            SignCommand {
+                command: Some(SignSubcommand::Validate(args)),
+                ..
+            } => validate::run(&args),
+            SignCommand {
+                command: None,
+                args,
+            } => sign::run(&args),
+        },
         Command::GenerateSigstoreKey(args) => keys::generate(&args),
         Command::Inspect(args) => inspect::run(&args),
     }

@@ -1,0 +1,198 @@
+//! Puts images into a registry with plain HTTP requests (independent of the client under
+//! test): small multi-platform OCI images, and repository copies the way a mirror makes
+//! them (every tag, signatures included, byte for byte).
+
+use sha2::{Digest as _, Sha256};
+
+use crate::http_request;
+
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const ACCEPT_ALL: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
+
+fn digest(bytes: &[u8]) -> String {
+    let h = Sha256::digest(bytes);
+    format!(
+        "sha256:{}",
+        h.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
+}
+
+/// Uploads a blob (monolithic); returns its digest.
+pub fn push_blob(addr: &str, repo: &str, bytes: &[u8]) -> Result<String, String> {
+    let d = digest(bytes);
+    let start = http_request(
+        addr,
+        "POST",
+        &format!("/v2/{repo}/blobs/uploads/"),
+        &[],
+        &[],
+    )
+    .ok_or("upload start failed")?;
+    if start.status != 202 {
+        return Err(format!("upload start: HTTP {}", start.status));
+    }
+    let loc = start.header("location").ok_or("no Location")?;
+    let path = loc
+        .split_once("://")
+        .map_or(loc, |(_, rest)| rest.find('/').map_or(rest, |i| &rest[i..]));
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let put = http_request(
+        addr,
+        "PUT",
+        &format!("{path}{sep}digest={d}"),
+        &[("Content-Type", "application/octet-stream")],
+        bytes,
+    )
+    .ok_or("upload failed")?;
+    if put.status != 201 {
+        return Err(format!("upload: HTTP {}", put.status));
+    }
+    Ok(d)
+}
+
+/// Stores a manifest under `reference` (tag or digest); returns its digest.
+pub fn push_manifest(
+    addr: &str,
+    repo: &str,
+    reference: &str,
+    media_type: &str,
+    bytes: &[u8],
+) -> Result<String, String> {
+    let put = http_request(
+        addr,
+        "PUT",
+        &format!("/v2/{repo}/manifests/{reference}"),
+        &[("Content-Type", media_type)],
+        bytes,
+    )
+    .ok_or("manifest PUT failed")?;
+    if put.status != 201 {
+        return Err(format!(
+            "manifest PUT {repo}:{reference}: HTTP {}: {}",
+            put.status,
+            String::from_utf8_lossy(&put.body)
+        ));
+    }
+    Ok(digest(bytes))
+}
+
+/// Pushes a tiny OCI image index `repo:tag` with one image per `(os, arch, variant)`;
+/// `salt` makes the content (and digests) unique. Returns the index digest.
+pub fn push_multiarch(
+    addr: &str,
+    repo: &str,
+    tag: &str,
+    platforms: &[(&str, &str, Option<&str>)],
+    salt: &str,
+) -> Result<String, String> {
+    let mut entries = Vec::new();
+    for (os, arch, variant) in platforms {
+        let layer = push_blob(
+            addr,
+            repo,
+            format!("layer of {repo}:{tag} {os}/{arch} {salt}").as_bytes(),
+        )?;
+        let variant_json = variant
+            .map(|v| format!(r#","variant":"{v}""#))
+            .unwrap_or_default();
+        let config = format!(
+            r#"{{"architecture":"{arch}","os":"{os}"{variant_json},"rootfs":{{"type":"layers","diff_ids":["{layer}"]}}}}"#
+        );
+        let config_digest = push_blob(addr, repo, config.as_bytes())?;
+        let layer_size = format!("layer of {repo}:{tag} {os}/{arch} {salt}").len();
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{layer}","size":{layer_size}}}]}}"#,
+            config.len()
+        );
+        let d = push_manifest(
+            addr,
+            repo,
+            &digest(manifest.as_bytes()),
+            OCI_MANIFEST,
+            manifest.as_bytes(),
+        )?;
+        entries.push(format!(
+            r#"{{"mediaType":"{OCI_MANIFEST}","digest":"{d}","size":{},"platform":{{"architecture":"{arch}","os":"{os}"{variant_json}}}}}"#,
+            manifest.len()
+        ));
+    }
+    let index = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{}]}}"#,
+        entries.join(",")
+    );
+    push_manifest(addr, repo, tag, OCI_INDEX, index.as_bytes())
+}
+
+fn get_manifest(addr: &str, repo: &str, reference: &str) -> Result<(String, Vec<u8>), String> {
+    let r = http_request(
+        addr,
+        "GET",
+        &format!("/v2/{repo}/manifests/{reference}"),
+        &[("Accept", ACCEPT_ALL)],
+        &[],
+    )
+    .ok_or("manifest GET failed")?;
+    if r.status != 200 {
+        return Err(format!("GET {repo}:{reference}: HTTP {}", r.status));
+    }
+    Ok((
+        r.header("content-type").unwrap_or(OCI_MANIFEST).to_owned(),
+        r.body,
+    ))
+}
+
+/// Copies one manifest (and, for an index, its children) with every blob it names.
+fn copy_manifest(addr: &str, from: &str, to: &str, reference: &str) -> Result<(), String> {
+    let (media_type, bytes) = get_manifest(addr, from, reference)?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+    if let Some(children) = v["manifests"].as_array() {
+        for c in children {
+            copy_manifest(
+                addr,
+                from,
+                to,
+                c["digest"].as_str().ok_or("child without digest")?,
+            )?;
+        }
+    }
+    let blobs = v["layers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(std::iter::once(&v["config"]));
+    for b in blobs {
+        if let Some(d) = b["digest"].as_str() {
+            let r = http_request(
+                addr,
+                "POST",
+                &format!("/v2/{to}/blobs/uploads/?mount={d}&from={from}"),
+                &[],
+                &[],
+            )
+            .ok_or("mount failed")?;
+            if r.status != 201 {
+                return Err(format!("mounting {d} into {to}: HTTP {}", r.status));
+            }
+        }
+    }
+    push_manifest(addr, to, reference, &media_type, &bytes).map(|_| ())
+}
+
+/// Copies every tag of `from` to `to` unchanged, signatures (`sha256-*.sig`) included: what
+/// a mirror does.
+pub fn copy_repository(addr: &str, from: &str, to: &str) -> Result<Vec<String>, String> {
+    let r = http_request(addr, "GET", &format!("/v2/{from}/tags/list"), &[], &[])
+        .ok_or("tags list failed")?;
+    let v: serde_json::Value = serde_json::from_slice(&r.body).map_err(|e| e.to_string())?;
+    let tags: Vec<String> = v["tags"]
+        .as_array()
+        .ok_or("no tags")?
+        .iter()
+        .filter_map(|t| t.as_str().map(str::to_owned))
+        .collect();
+    for t in &tags {
+        copy_manifest(addr, from, to, t)?;
+    }
+    Ok(tags)
+}
