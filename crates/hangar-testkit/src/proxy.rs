@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::http_request;
+use crate::{HttpResponse, http_request};
 
 /// One request as the proxy received it.
 #[derive(Debug, Clone)]
@@ -34,8 +34,11 @@ impl Request {
     }
 }
 
+/// Edits a forwarded response before it is sent.
+pub type Edit = Arc<dyn Fn(&mut HttpResponse) + Send + Sync>;
+
 /// What to do with a request.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Action {
     /// Send it to the upstream registry (without its `Authorization` header) and relay the
     /// answer.
@@ -51,6 +54,11 @@ pub enum Action {
         /// Body.
         body: Vec<u8>,
     },
+    /// Forward, then let the closure change status, headers or body.
+    ForwardEdited(Edit),
+    /// Forward, announce the whole body, send only its first `n` bytes and close: a
+    /// connection reset mid-body.
+    Truncate(usize),
 }
 
 impl Action {
@@ -172,34 +180,55 @@ fn serve(conn: TcpStream, handler: &Handler, upstream: &str, me: &str, stop: &At
             headers,
             proxy_addr: me.to_owned(),
         };
-        let (status, headers, body) = match handler(&req) {
+        let mut cut = None;
+        let r = match handler(&req) {
             Action::Respond {
                 status,
                 headers,
                 body,
-            } => (status, headers, body),
+            } => HttpResponse {
+                status,
+                headers,
+                body,
+            },
             Action::DelayThenForward(d) => {
                 std::thread::sleep(d);
                 forward(&req, &body, upstream)
             }
             Action::Forward => forward(&req, &body, upstream),
+            Action::ForwardEdited(edit) => {
+                let mut r = forward(&req, &body, upstream);
+                edit(&mut r);
+                r
+            }
+            Action::Truncate(n) => {
+                cut = Some(n);
+                forward(&req, &body, upstream)
+            }
         };
-        let mut head = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\n", body.len());
-        for (k, v) in &headers {
+        let mut head = format!(
+            "HTTP/1.1 {} X\r\nContent-Length: {}\r\n",
+            r.status,
+            r.body.len()
+        );
+        for (k, v) in &r.headers {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
         head.push_str("\r\n");
+        let body = &r.body[..cut.unwrap_or(r.body.len()).min(r.body.len())];
         if writer
             .write_all(head.as_bytes())
-            .and_then(|()| writer.write_all(&body))
+            .and_then(|()| writer.write_all(body))
             .is_err()
+            || cut.is_some()
         {
+            let _ = writer.shutdown(std::net::Shutdown::Both);
             return;
         }
     }
 }
 
-fn forward(req: &Request, body: &[u8], upstream: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
+fn forward(req: &Request, body: &[u8], upstream: &str) -> HttpResponse {
     let skip = [
         "host",
         "authorization",
@@ -228,8 +257,16 @@ fn forward(req: &Request, body: &[u8], upstream: &str) -> (u16, Vec<(String, Str
                     .contains(&k.as_str())
                 })
                 .collect();
-            (r.status, keep, r.body)
+            HttpResponse {
+                status: r.status,
+                headers: keep,
+                body: r.body,
+            }
         }
-        None => (502, Vec::new(), b"upstream unreachable".to_vec()),
+        None => HttpResponse {
+            status: 502,
+            headers: Vec::new(),
+            body: b"upstream unreachable".to_vec(),
+        },
     }
 }

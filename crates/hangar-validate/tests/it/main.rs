@@ -1,0 +1,100 @@
+//! The validation pipeline as a library, on the recorded fixture registry behind a Bearer
+//! token service: verdicts and the exact number of requests per image.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use hangar_policy::SignedIdentity;
+use hangar_reference::Reference;
+use hangar_registry::{Client, Config, Deadline, TlsVerify};
+use hangar_signature::PublicKey;
+use hangar_testkit::proxy::{Action, Proxy};
+use hangar_testkit::{Registry, fixture_dir, free_port};
+use hangar_validate::{PlatformFilter, Validator, Verdict};
+
+#[test]
+fn requests_per_image_with_warm_tokens() {
+    let addr = format!("127.0.0.1:{}", free_port().expect("port"));
+    let registry = Registry::start_fixture(&addr).unwrap_or_else(|e| panic!("{e}"));
+    let tokens = Arc::new(AtomicUsize::new(0));
+    let t = Arc::clone(&tokens);
+    let proxy = Proxy::start(registry.addr(), move |req| {
+        if req.path.starts_with("/token?") {
+            t.fetch_add(1, Ordering::SeqCst);
+            return Action::json(200, r#"{"access_token":"tok","expires_in":300}"#);
+        }
+        if req.header("authorization") == Some("Bearer tok") {
+            return Action::Forward;
+        }
+        Action::Respond {
+            status: 401,
+            headers: vec![(
+                "WWW-Authenticate".into(),
+                format!(
+                    r#"Bearer realm="http://{}/token",service="s""#,
+                    req.proxy_addr
+                ),
+            )],
+            body: Vec::new(),
+        }
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let client = Client::new(Config {
+        tls_verify: TlsVerify::Skip,
+        ..Config::default()
+    })
+    .expect("client");
+    let keys =
+        [
+            PublicKey::from_pem(&std::fs::read(fixture_dir().join("keys/lab.pub")).expect("key"))
+                .expect("pem"),
+        ];
+    let multi_identity =
+        SignedIdentity::exact_repository("127.0.0.1:5000/fixtures/multi").expect("repo");
+    let platforms = PlatformFilter::default(); // amd64 + arm64: P = 2
+    let validator = Validator {
+        client: &client,
+        keys: &keys,
+        identity: &multi_identity,
+        platforms: &platforms,
+    };
+    let multi =
+        Reference::parse_normalized(&format!("{}/fixtures/multi:v1", proxy.addr())).expect("ref");
+    let d = || Deadline::after(Duration::from_secs(30));
+
+    let first = validator.validate(&multi, d());
+    assert_eq!(first.verdict, Verdict::Passed, "{:?}", first.reason);
+    let warm = client.request_count();
+    let again = validator.validate(&multi, d());
+    assert_eq!(again.verdict, Verdict::Passed, "{:?}", again.reason);
+    // An index: 1 + P × (1 + S) with P = 2 platforms, S = 1 signature each.
+    assert_eq!(client.request_count() - warm, 1 + 2 * (1 + 1));
+    assert_eq!(
+        tokens.load(Ordering::SeqCst),
+        1,
+        "one token for the repository scope"
+    );
+
+    // A single manifest: manifest + config + .sig manifest + S blobs = 2 + 1 + S.
+    let single_identity =
+        SignedIdentity::exact_repository("127.0.0.1:5000/fixtures/twosigs").expect("repo");
+    let validator = Validator {
+        identity: &single_identity,
+        ..validator
+    };
+    let twosigs =
+        Reference::parse_normalized(&format!("{}/fixtures/twosigs:v1", proxy.addr())).expect("ref");
+    let first = validator.validate(&twosigs, d());
+    assert_eq!(first.verdict, Verdict::Passed, "{:?}", first.reason);
+    assert_eq!(
+        tokens.load(Ordering::SeqCst),
+        2,
+        "one more token for the new repository"
+    );
+    let warm = client.request_count();
+    let again = validator.validate(&twosigs, d());
+    assert_eq!(again.verdict, Verdict::Passed, "{:?}", again.reason);
+    // twosigs: the first layer (other key) is rejected, the second accepted: S = 2.
+    assert_eq!(client.request_count() - warm, 2 + 1 + 2);
+}
