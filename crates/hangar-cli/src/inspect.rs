@@ -19,6 +19,9 @@ pub(crate) struct InspectArgs {
     /// Require HTTPS and verify certificates (=false: skip verification, allow plain HTTP).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     tls_verify: Option<bool>,
+    /// Registry credentials file to use instead of the standard search.
+    #[arg(long, value_name = "FILE")]
+    authfile: Option<std::path::PathBuf>,
     /// Image reference, optionally prefixed with docker://.
     reference: String,
 }
@@ -45,7 +48,7 @@ fn inspect(args: &InspectArgs) -> Result<()> {
     let Ok(image) = Reference::parse_normalized(text) else {
         bail!("invalid image reference {text:?}");
     };
-    let client = runner::client(args.tls_verify)?;
+    let client = runner::client(args.tls_verify, args.authfile.as_deref())?;
     let manifest = client
         .get_manifest(&image, Deadline::after(std::time::Duration::from_secs(600)))
         .with_context(|| format!("inspecting {image}"))?;

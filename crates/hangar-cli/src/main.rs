@@ -104,6 +104,9 @@ pub(crate) struct ListArgs {
     /// Require HTTPS and verify certificates (=false: skip verification, allow plain HTTP).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub(crate) tls_verify: Option<bool>,
+    /// Registry credentials file to use instead of the standard search (auth.json format).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) authfile: Option<PathBuf>,
 }
 
 /// Flags of `hangar sign`.

@@ -51,9 +51,18 @@ pub(crate) fn tls_verify(flag: Option<bool>) -> TlsVerify {
     }
 }
 
-/// A registry client with credentials from the standard files.
-pub(crate) fn client(tls: Option<bool>) -> Result<Client> {
-    let credentials = CredentialStore::from_env().context("loading registry credentials")?;
+/// A registry client with credentials from `authfile`, else the standard files.
+pub(crate) fn client(tls: Option<bool>, authfile: Option<&Path>) -> Result<Client> {
+    let credentials = match authfile {
+        Some(f) => {
+            if !f.is_file() {
+                bail!("--authfile {}: no such file", f.display());
+            }
+            CredentialStore::from_files([(f, false)])
+        }
+        None => CredentialStore::from_env(),
+    }
+    .context("loading registry credentials")?;
     Ok(Client::new(Config {
         tls_verify: tls_verify(tls),
         credentials,
@@ -89,7 +98,7 @@ pub(crate) fn prepare(args: &ListArgs) -> Result<ListSetup> {
     Ok(ListSetup {
         entries,
         platforms: PlatformFilter::new(&args.arch, &args.os),
-        client: client(args.tls_verify)?,
+        client: client(args.tls_verify, args.authfile.as_deref())?,
         jobs,
         timeout: args.timeout.0,
         failed: args.failed.clone(),

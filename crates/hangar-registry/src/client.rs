@@ -723,32 +723,67 @@ impl Client {
             .ok_or_else(|| auth_err("bearer challenge without realm".into()))?;
         let mut url =
             Url::parse(realm).map_err(|e| auth_err(format!("invalid realm {realm:?}: {e}")))?;
-        {
-            let mut q = url.query_pairs_mut();
-            if let Some(service) = challenge.param("service") {
-                q.append_pair("service", service);
-            }
-            q.append_pair("scope", scope);
-            if let Some(c) = creds {
-                q.append_pair("account", &c.username);
-            }
+        // A 401 may ask for more than we asked for (`error="insufficient_scope"`): ask for both.
+        let mut scopes = vec![scope.to_owned()];
+        if let Some(extra) = challenge.param("scope").filter(|s| *s != scope) {
+            scopes.push(extra.to_owned());
         }
-        let mut headers = Vec::new();
-        if let Some(c) = creds {
-            headers.push((AUTHORIZATION, c.basic_header()));
-        }
-        self.token_requests.fetch_add(1, Ordering::Relaxed);
+        let service = challenge.param("service");
         let insecure = self.tls_verify == TlsVerify::Skip;
         let started = Instant::now();
-        let f = self.fetch(
-            self.http(insecure),
-            &Method::GET,
-            &url,
-            &headers,
-            &[],
-            TOKEN_BODY_LIMIT,
-            deadline,
-        )?;
+        self.token_requests.fetch_add(1, Ordering::Relaxed);
+        let f = if let Some(refresh) = creds.and_then(Credentials::refresh_token) {
+            // docker's identity tokens: an OAuth2 refresh_token grant, POSTed as a form.
+            let mut form = url.clone();
+            form.set_query(None);
+            {
+                let mut q = form.query_pairs_mut();
+                q.append_pair("grant_type", "refresh_token");
+                if let Some(service) = service {
+                    q.append_pair("service", service);
+                }
+                q.append_pair("scope", &scopes.join(" "));
+                q.append_pair("client_id", "hangar");
+                q.append_pair("refresh_token", refresh);
+            }
+            let body = form.query().unwrap_or_default().as_bytes().to_vec();
+            let headers = [(CONTENT_TYPE, "application/x-www-form-urlencoded".to_owned())];
+            self.fetch(
+                self.http(insecure),
+                &Method::POST,
+                &url,
+                &headers,
+                &body,
+                TOKEN_BODY_LIMIT,
+                deadline,
+            )?
+        } else {
+            {
+                let mut q = url.query_pairs_mut();
+                if let Some(service) = service {
+                    q.append_pair("service", service);
+                }
+                for s in &scopes {
+                    q.append_pair("scope", s);
+                }
+                if let Some(c) = creds {
+                    q.append_pair("account", &c.username);
+                }
+            }
+            let headers: Vec<(HeaderName, String)> = creds
+                .map(|c| (AUTHORIZATION, c.basic_header()))
+                .into_iter()
+                .collect();
+            self.fetch(
+                self.http(insecure),
+                &Method::GET,
+                &url,
+                &headers,
+                &[],
+                TOKEN_BODY_LIMIT,
+                deadline,
+            )?
+        };
         if !f.status.is_success() {
             return Err(auth_err(status_error(&f).to_string()));
         }

@@ -15,6 +15,7 @@ pub struct Credentials {
     /// The user name.
     pub username: String,
     password: String,
+    identity_token: Option<String>,
 }
 
 impl Credentials {
@@ -23,7 +24,22 @@ impl Credentials {
         Credentials {
             username: username.into(),
             password: password.into(),
+            identity_token: None,
         }
+    }
+
+    /// An OAuth2 refresh token (`identitytoken`), exchanged at the token service with a
+    /// `refresh_token` grant instead of Basic credentials.
+    pub fn identity_token(username: impl Into<String>, token: impl Into<String>) -> Credentials {
+        Credentials {
+            username: username.into(),
+            password: String::new(),
+            identity_token: Some(token.into()),
+        }
+    }
+
+    pub(crate) fn refresh_token(&self) -> Option<&str> {
+        self.identity_token.as_deref()
     }
 
     /// The secret. Callers must not log it.
@@ -45,6 +61,10 @@ impl fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("username", &self.username)
             .field("password", &"<redacted>")
+            .field(
+                "identity_token",
+                &self.identity_token.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -64,24 +84,39 @@ pub struct CredentialError {
 struct AuthFile {
     #[serde(default)]
     auths: BTreeMap<String, AuthEntry>,
+    #[serde(default, rename = "credHelpers")]
+    cred_helpers: BTreeMap<String, String>,
+    #[serde(default, rename = "credsStore")]
+    creds_store: String,
 }
 
 #[derive(Deserialize, Default, Clone)]
 struct AuthEntry {
     #[serde(default)]
     auth: String,
+    #[serde(default)]
+    identitytoken: String,
 }
 
 struct LoadedFile {
     path: PathBuf,
     legacy: bool,
     auths: BTreeMap<String, AuthEntry>,
+    cred_helpers: BTreeMap<String, String>,
+    creds_store: String,
 }
 
+/// How long a `docker-credential-*` helper may take.
+const HELPER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+type Cache = std::sync::Mutex<std::collections::HashMap<(String, String), Option<Credentials>>>;
+
 /// The credential files found at construction, searched in order; the first hit wins.
+/// Results are cached, so a credential helper runs once per repository.
 #[derive(Default)]
 pub struct CredentialStore {
     files: Vec<LoadedFile>,
+    cache: Cache,
 }
 
 impl fmt::Debug for CredentialStore {
@@ -150,25 +185,55 @@ impl CredentialStore {
                 // serde_json's messages name the position and expected type, not the content.
                 message: format!("invalid JSON: {e}"),
             };
-            let auths = if legacy {
-                serde_json::from_slice::<BTreeMap<String, AuthEntry>>(&bytes).map_err(parse_err)?
+            let file = if legacy {
+                AuthFile {
+                    auths: serde_json::from_slice(&bytes).map_err(parse_err)?,
+                    ..AuthFile::default()
+                }
             } else {
-                serde_json::from_slice::<AuthFile>(&bytes)
-                    .map_err(parse_err)?
-                    .auths
+                serde_json::from_slice::<AuthFile>(&bytes).map_err(parse_err)?
             };
             out.push(LoadedFile {
                 path: path.to_owned(),
                 legacy,
-                auths,
+                auths: file.auths,
+                cred_helpers: file.cred_helpers,
+                creds_store: file.creds_store,
             });
         }
-        Ok(CredentialStore { files: out })
+        Ok(CredentialStore {
+            files: out,
+            cache: Cache::default(),
+        })
     }
 
-    /// Credentials for `repository` (`path` inside `registry`), trying the repository, its
-    /// parents, then the registry, then normalized keys such as `https://index.docker.io/v1/`.
+    /// Credentials for `repository` (`path` inside `registry`). Per file: its
+    /// `credHelpers` entry for the registry, then `auths` by the repository, its parents,
+    /// the registry and normalized keys such as `https://index.docker.io/v1/`, then its
+    /// `credsStore`.
     pub fn lookup(
+        &self,
+        registry: &str,
+        repository: &str,
+    ) -> Result<Option<Credentials>, CredentialError> {
+        let key = (registry.to_owned(), repository.to_owned());
+        if let Some(hit) = self
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+        {
+            return Ok(hit.clone());
+        }
+        let found = self.search(registry, repository)?;
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key, found.clone());
+        Ok(found)
+    }
+
+    fn search(
         &self,
         registry: &str,
         repository: &str,
@@ -181,6 +246,16 @@ impl CredentialStore {
         }
         keys.push(registry.to_owned());
         for file in &self.files {
+            let err = |message: String| CredentialError {
+                path: file.path.clone(),
+                message,
+            };
+            if let Some(helper) = file.cred_helpers.get(registry) {
+                if let Some(c) = run_helper(helper, registry).map_err(err)? {
+                    return Ok(Some(c));
+                }
+                continue;
+            }
             let exact = keys.iter().find_map(|k| file.auths.get(k));
             let normalized = || {
                 file.auths
@@ -189,19 +264,92 @@ impl CredentialStore {
                     .map(|(_, v)| v)
             };
             if let Some(entry) = exact.or_else(normalized) {
-                if entry.auth.is_empty() {
-                    continue;
+                if !entry.identitytoken.is_empty() {
+                    let user = decode_auth(&entry.auth)
+                        .map(|c| c.username)
+                        .unwrap_or_default();
+                    return Ok(Some(Credentials::identity_token(
+                        user,
+                        entry.identitytoken.clone(),
+                    )));
                 }
-                return decode_auth(&entry.auth)
-                    .map(Some)
-                    .map_err(|message| CredentialError {
-                        path: file.path.clone(),
-                        message: format!("entry for {registry}: {message}"),
-                    });
+                if !entry.auth.is_empty() {
+                    return decode_auth(&entry.auth)
+                        .map(Some)
+                        .map_err(|m| err(format!("entry for {registry}: {m}")));
+                }
+            }
+            if !file.creds_store.is_empty() {
+                if let Some(c) = run_helper(&file.creds_store, registry).map_err(err)? {
+                    return Ok(Some(c));
+                }
             }
         }
         Ok(None)
     }
+}
+
+/// Runs `docker-credential-<name> get` with the server on stdin (the docker protocol),
+/// within [`HELPER_TIMEOUT`]. "Not found" answers are `None`.
+fn run_helper(name: &str, registry: &str) -> Result<Option<Credentials>, String> {
+    use std::io::{Read as _, Write as _};
+    use std::process::{Command, Stdio};
+    let program = format!("docker-credential-{name}");
+    let server = if registry == "docker.io" {
+        "https://index.docker.io/v1/"
+    } else {
+        registry
+    };
+    let mut child = Command::new(&program)
+        .arg("get")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("running {program}: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(server.as_bytes());
+    }
+    let start = std::time::Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break s,
+            Ok(None) if start.elapsed() > HELPER_TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{program} did not answer within {} s",
+                    HELPER_TIMEOUT.as_secs()
+                ));
+            }
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(10)),
+            Err(e) => return Err(format!("waiting for {program}: {e}")),
+        }
+    };
+    let mut out = String::new();
+    if let Some(mut o) = child.stdout.take() {
+        let _ = o.read_to_string(&mut out);
+    }
+    if !status.success() {
+        if out.contains("credentials not found") {
+            return Ok(None);
+        }
+        // The helper's output may hold secrets: report only its status.
+        return Err(format!("{program} get failed: {status}"));
+    }
+    #[derive(Deserialize)]
+    struct HelperAnswer {
+        #[serde(rename = "Username", default)]
+        username: String,
+        #[serde(rename = "Secret", default)]
+        secret: String,
+    }
+    let a: HelperAnswer = serde_json::from_str(&out)
+        .map_err(|_| format!("{program} get: output is not the expected JSON"))?;
+    if a.username == "<token>" {
+        return Ok(Some(Credentials::identity_token(String::new(), a.secret)));
+    }
+    Ok(Some(Credentials::new(a.username, a.secret)))
 }
 
 fn normalize_key(key: &str, legacy: bool) -> String {

@@ -22,6 +22,8 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// The proxy's own `host:port`.
     pub proxy_addr: String,
+    /// The request body.
+    pub body: Vec<u8>,
 }
 
 impl Request {
@@ -179,6 +181,7 @@ fn serve(conn: TcpStream, handler: &Handler, upstream: &str, me: &str, stop: &At
             path: path.to_owned(),
             headers,
             proxy_addr: me.to_owned(),
+            body: body.clone(),
         };
         let mut cut = None;
         let r = match handler(&req) {

@@ -152,3 +152,142 @@ fn bearer_tokens_are_fetched_once_per_scope_and_never_logged() {
     );
     assert_no_secrets(&run);
 }
+
+/// Writes an executable `docker-credential-<name>` into `dir` that answers `get` with the
+/// test credentials (the docker credential-helper protocol).
+fn write_helper(dir: &std::path::Path, name: &str, registry: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(format!("docker-credential-{name}"));
+    let script = format!(
+        "#!/bin/sh\nread server\nif [ \"$1\" = get ] && [ \"$server\" = \"{registry}\" ]; then\n  printf '{{\"ServerURL\":\"%s\",\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}' \"$server\"\nelse\n  echo 'credentials not found in native keychain'; exit 1\nfi\n"
+    );
+    std::fs::write(&path, script).expect("write helper");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+#[test]
+fn credential_helpers_and_creds_store() {
+    let registry = Registry::start_fixture_htpasswd(HTPASSWD).unwrap_or_else(|e| panic!("{e}"));
+    let addr = registry.addr().to_owned();
+    let line = format!("{addr}/fixtures/single:v1\n");
+    for (name, config) in [
+        (
+            "hangarhelper",
+            format!(r#"{{"credHelpers":{{"{addr}":"hangarhelper"}}}}"#),
+        ),
+        ("hangarstore", r#"{"credsStore":"hangarstore"}"#.to_owned()),
+    ] {
+        let dir = TempDir::new("helper").expect("tmp");
+        write_helper(dir.path(), name, &addr);
+        std::fs::create_dir_all(dir.path().join(".docker")).expect("mkdir");
+        std::fs::write(dir.path().join(".docker/config.json"), config).expect("write");
+        let path = format!(
+            "{}:{}",
+            dir.path().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let run = validate_at(&dir, &line, &[("PATH", &path)]);
+        assert_eq!(run.code, 0, "{name}: {}", run.all());
+        assert_no_secrets(&run);
+    }
+}
+
+#[test]
+fn authfile_flag_replaces_the_search() {
+    let registry = Registry::start_fixture_htpasswd(HTPASSWD).unwrap_or_else(|e| panic!("{e}"));
+    let addr = registry.addr().to_owned();
+    let dir = TempDir::new("authfile").expect("tmp");
+    std::fs::write(dir.path().join("creds.json"), auth_json(&addr)).expect("write");
+    std::fs::write(
+        dir.path().join("list.txt"),
+        format!("{addr}/fixtures/single:v1\n"),
+    )
+    .expect("write");
+    let key = lab_pub();
+    let base = [
+        "sign",
+        "validate",
+        "-f",
+        "list.txt",
+        "-p",
+        key.to_str().expect("utf-8"),
+        "--tls-verify=false",
+        "--exact-repository",
+        "127.0.0.1:5000/fixtures/single",
+    ];
+    let mut args = base.to_vec();
+    args.extend(["--authfile", "creds.json"]);
+    let run = wait_run(dir.path(), spawn_in(dir.path(), &args, &[]), &args);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let mut args = base.to_vec();
+    args.extend(["--authfile", "missing.json"]);
+    let run = wait_run(dir.path(), spawn_in(dir.path(), &args, &[]), &args);
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(
+        run.stderr.contains("--authfile missing.json: no such file"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn identity_tokens_use_the_refresh_token_grant() {
+    let addr = format!("127.0.0.1:{}", free_port().expect("port"));
+    let registry = Registry::start_fixture(&addr).unwrap_or_else(|e| panic!("{e}"));
+    const REFRESH: &str = "refresh-7d1e-secret";
+    let grants = Arc::new(AtomicUsize::new(0));
+    let g = Arc::clone(&grants);
+    let proxy = Proxy::start(registry.addr(), move |req| {
+        if req.path.starts_with("/token") {
+            let body = String::from_utf8_lossy(&req.body);
+            let ok = req.method == "POST"
+                && body.contains("grant_type=refresh_token")
+                && body.contains(&format!("refresh_token={REFRESH}"))
+                && body.contains("scope=repository%3Afixtures%2Fsingle%3Apull");
+            if !ok {
+                return Action::json(
+                    400,
+                    r#"{"errors":[{"code":"DENIED","message":"bad grant"}]}"#,
+                );
+            }
+            g.fetch_add(1, Ordering::SeqCst);
+            return Action::json(
+                200,
+                &format!(r#"{{"access_token":"{TOKEN}","expires_in":120}}"#),
+            );
+        }
+        if req.header("authorization") == Some(&format!("Bearer {TOKEN}")) {
+            return Action::Forward;
+        }
+        Action::Respond {
+            status: 401,
+            headers: vec![(
+                "WWW-Authenticate".into(),
+                format!(
+                    r#"Bearer realm="http://{}/token",service="s""#,
+                    req.proxy_addr
+                ),
+            )],
+            body: Vec::new(),
+        }
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let p = proxy.addr().to_owned();
+    let dir = TempDir::new("idtoken").expect("tmp");
+    let auth = dir.path().join("auth.json");
+    let user_only = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:"));
+    std::fs::write(
+        &auth,
+        format!(r#"{{"auths":{{"{p}":{{"auth":"{user_only}","identitytoken":"{REFRESH}"}}}}}}"#),
+    )
+    .expect("write");
+    let run = validate_at(
+        &dir,
+        &format!("{p}/fixtures/single:v1\n"),
+        &[("REGISTRY_AUTH_FILE", auth.to_str().expect("utf-8"))],
+    );
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(grants.load(Ordering::SeqCst), 1);
+    assert!(!run.all().contains(REFRESH), "{}", run.all());
+    assert_no_secrets(&run);
+}
