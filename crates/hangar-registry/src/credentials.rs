@@ -279,10 +279,10 @@ impl CredentialStore {
                         .map_err(|m| err(format!("entry for {registry}: {m}")));
                 }
             }
-            if !file.creds_store.is_empty() {
-                if let Some(c) = run_helper(&file.creds_store, registry).map_err(err)? {
-                    return Ok(Some(c));
-                }
+            if !file.creds_store.is_empty()
+                && let Some(c) = run_helper(&file.creds_store, registry).map_err(err)?
+            {
+                return Ok(Some(c));
             }
         }
         Ok(None)
