@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
+use hangar_testkit::tls::OPENSSL_BIN;
 use hangar_testkit::{REGISTRY_BIN, Registry, TempDir, seed};
 
 type Result<T = ()> = std::result::Result<T, String>;
@@ -99,7 +100,8 @@ fn ensure_packages(needs: &[(&str, &str)]) -> Result {
     })
 }
 
-const TEST_PACKAGES: &[(&str, &str)] = &[(REGISTRY_BIN, "docker-registry")];
+const TEST_PACKAGES: &[(&str, &str)] =
+    &[(REGISTRY_BIN, "docker-registry"), (OPENSSL_BIN, "openssl")];
 
 fn ci() -> Result {
     ensure_packages(TEST_PACKAGES)?;

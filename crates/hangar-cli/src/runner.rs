@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use hangar_imagelist::{Entry, EntryKind, Overrides};
 use hangar_reference::Reference;
-use hangar_registry::{Client, Config, CredentialStore, Deadline, TlsVerify};
+use hangar_registry::{Client, Config, CredentialStore, Deadline, TlsVerify, registries_conf};
 use hangar_validate::PlatformFilter;
 
 use crate::{ListArgs, log};
@@ -63,9 +63,14 @@ pub(crate) fn client(tls: Option<bool>, authfile: Option<&Path>) -> Result<Clien
         None => CredentialStore::from_env(),
     }
     .context("loading registry credentials")?;
+    let conf = registries_conf::default_files();
+    let insecure_registries =
+        registries_conf::insecure_registries(&conf).context("reading registries.conf")?;
     Ok(Client::new(Config {
         tls_verify: tls_verify(tls),
         credentials,
+        insecure_registries,
+        certs_dirs: Config::default_certs_dirs(),
         ..Config::default()
     })?)
 }

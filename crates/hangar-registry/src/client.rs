@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::io::Read;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
@@ -86,6 +87,32 @@ pub struct Config {
     pub credentials: CredentialStore,
     /// `User-Agent` header; empty for the default.
     pub user_agent: String,
+    /// Registries (`host[:port]` or `*.domain`) reached without TLS verification, and over
+    /// plain HTTP when HTTPS fails, while `tls_verify` is `Default` (`registries.conf`
+    /// `insecure = true`; see [`crate::registries_conf`]).
+    pub insecure_registries: Vec<String>,
+    /// Folders laid out like `certs.d`: `<dir>/<host[:port]>/` holds CA certificates
+    /// (`*.crt`) and client certificates (`*.cert` with `*.key`). See
+    /// [`Config::default_certs_dirs`].
+    pub certs_dirs: Vec<PathBuf>,
+}
+
+impl Config {
+    /// containers' and docker's `certs.d` folders: `~/.config/containers/certs.d`,
+    /// `/etc/containers/certs.d`, `/etc/docker/certs.d`.
+    pub fn default_certs_dirs() -> Vec<PathBuf> {
+        let mut dirs = Vec::new();
+        let config_home = std::env::var_os("XDG_CONFIG_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+        if let Some(c) = config_home {
+            dirs.push(c.join("containers/certs.d"));
+        }
+        dirs.push(PathBuf::from("/etc/containers/certs.d"));
+        dirs.push(PathBuf::from("/etc/docker/certs.d"));
+        dirs
+    }
 }
 
 /// Errors from registry requests. Messages name the URL and never carry credentials.
@@ -228,9 +255,13 @@ type Slot<T> = Arc<Mutex<Option<T>>>;
 
 /// A registry client, `Send + Sync`, meant to be shared by every worker of a run.
 pub struct Client {
-    secure: Http,
-    insecure: Option<Http>,
+    user_agent: String,
+    /// HTTP clients by (host with its own certificates or "", insecure): hosts without
+    /// `certs.d` entries share one connection pool.
+    clients: Mutex<HashMap<(String, bool), Http>>,
     tls_verify: TlsVerify,
+    insecure_registries: Vec<String>,
+    certs_dirs: Vec<PathBuf>,
     credentials: CredentialStore,
     endpoints: Mutex<HashMap<String, Slot<Endpoint>>>,
     tokens: Mutex<HashMap<(String, String), Slot<Token>>>,
@@ -289,6 +320,44 @@ pub fn sha256(bytes: &[u8]) -> Digest {
     hash(Algorithm::Sha256, bytes)
 }
 
+/// The CA certificates (`*.crt`) and client identity (`*.cert` + `*.key`) in the `host`
+/// folder of every `certs.d` directory.
+fn certs_for(
+    dirs: &[PathBuf],
+    host: &str,
+) -> Result<(Vec<reqwest::Certificate>, Option<reqwest::Identity>), Error> {
+    let mut roots = Vec::new();
+    let mut identity = None;
+    let bad = |p: &std::path::Path, e: &dyn std::fmt::Display| {
+        Error::Setup(format!("certificate {}: {e}", p.display()))
+    };
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir.join(host)) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        files.sort();
+        for f in &files {
+            match f.extension().and_then(|e| e.to_str()) {
+                Some("crt") => {
+                    let pem = std::fs::read(f).map_err(|e| bad(f, &e))?;
+                    roots.extend(
+                        reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| bad(f, &e))?,
+                    );
+                }
+                Some("cert") if identity.is_none() => {
+                    let key = f.with_extension("key");
+                    let mut pem = std::fs::read(f).map_err(|e| bad(f, &e))?;
+                    pem.extend(std::fs::read(&key).map_err(|e| bad(&key, &e))?);
+                    identity = Some(reqwest::Identity::from_pem(&pem).map_err(|e| bad(f, &e))?);
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok((roots, identity))
+}
+
 /// What a request returned, body read within its limit.
 struct Fetched {
     status: StatusCode,
@@ -301,33 +370,75 @@ struct Fetched {
 impl Client {
     /// Builds the client; no network traffic happens here.
     pub fn new(config: Config) -> Result<Client, Error> {
-        let ua = if config.user_agent.is_empty() {
+        let user_agent = if config.user_agent.is_empty() {
             concat!("hangar/", env!("CARGO_PKG_VERSION")).to_owned()
         } else {
             config.user_agent.clone()
         };
-        let build = |insecure: bool| {
-            Http::builder()
-                .user_agent(ua.clone())
-                .connect_timeout(Duration::from_secs(30))
-                .pool_max_idle_per_host(32)
-                .tls_danger_accept_invalid_certs(insecure)
-                .build()
-                .map_err(|e| Error::Setup(flatten(&e)))
-        };
-        Ok(Client {
-            secure: build(false)?,
-            insecure: match config.tls_verify {
-                TlsVerify::Skip => Some(build(true)?),
-                _ => None,
-            },
+        let client = Client {
+            user_agent,
+            clients: Mutex::default(),
             tls_verify: config.tls_verify,
+            insecure_registries: config.insecure_registries,
+            certs_dirs: config.certs_dirs,
             credentials: config.credentials,
             endpoints: Mutex::default(),
             tokens: Mutex::default(),
             requests: AtomicU64::new(0),
             token_requests: AtomicU64::new(0),
-        })
+        };
+        // Fail at construction, not at the first request, if TLS cannot be set up.
+        client.http_for("", false)?;
+        Ok(client)
+    }
+
+    /// Whether `host` is reached without TLS verification (and with the HTTP fallback).
+    fn skip_tls(&self, host: &str) -> bool {
+        match self.tls_verify {
+            TlsVerify::Skip => true,
+            TlsVerify::Require => false,
+            _ => self
+                .insecure_registries
+                .iter()
+                .any(|r| match r.strip_prefix("*.") {
+                    Some(domain) => host
+                        .split(':')
+                        .next()
+                        .is_some_and(|h| h.ends_with(&format!(".{domain}"))),
+                    None => r == host,
+                }),
+        }
+    }
+
+    /// The HTTP client for `host`: its own when `certs.d` has certificates for it, else the
+    /// shared one. Looked up once per host.
+    fn http_for(&self, host: &str, insecure: bool) -> Result<Http, Error> {
+        if let Some(h) = lock(&self.clients).get(&(host.to_owned(), insecure)) {
+            return Ok(h.clone());
+        }
+        let (roots, identity) = if host.is_empty() {
+            (Vec::new(), None)
+        } else {
+            certs_for(&self.certs_dirs, host)?
+        };
+        let h = if roots.is_empty() && identity.is_none() && !host.is_empty() {
+            self.http_for("", insecure)?
+        } else {
+            let mut b = Http::builder()
+                .user_agent(self.user_agent.clone())
+                .connect_timeout(Duration::from_secs(30))
+                .pool_max_idle_per_host(32)
+                .tls_danger_accept_invalid_certs(insecure);
+            for cert in roots {
+                b = b.add_root_certificate(cert);
+            }
+            if let Some(id) = identity {
+                b = b.identity(id);
+            }
+            b.build().map_err(|e| Error::Setup(flatten(&e)))?
+        };
+        lock(&self.clients).insert((host.to_owned(), insecure), h.clone());
+        Ok(h)
     }
 
     /// HTTP requests sent so far (pings, tokens, manifests, blobs, retries).
@@ -548,7 +659,7 @@ impl Client {
     ) -> Result<Fetched, Error> {
         let registry = image.domain();
         let endpoint = self.endpoint(registry, deadline)?;
-        let http = self.http(endpoint.insecure);
+        let http = self.http_for(host_of(registry), endpoint.insecure)?;
         let url = match &call.place {
             Place::Suffix(suffix) => endpoint
                 .base
@@ -574,7 +685,7 @@ impl Client {
                 headers.push((AUTHORIZATION, a));
             }
             let f = self.fetch(
-                http,
+                &http,
                 &call.method,
                 &url,
                 &headers,
@@ -597,13 +708,6 @@ impl Client {
         }
     }
 
-    fn http(&self, insecure: bool) -> &Http {
-        match (&self.insecure, insecure) {
-            (Some(h), true) => h,
-            _ => &self.secure,
-        }
-    }
-
     /// Pings a registry once per run: HTTPS first, plain HTTP only with `TlsVerify::Skip`.
     fn endpoint(&self, registry: &str, deadline: Deadline) -> Result<Endpoint, Error> {
         let slot = lock(&self.endpoints)
@@ -615,8 +719,9 @@ impl Client {
             return Ok(e.clone());
         }
         let host = host_of(registry);
-        let mut schemes = vec![("https", self.tls_verify == TlsVerify::Skip)];
-        if self.tls_verify == TlsVerify::Skip {
+        let skip = self.skip_tls(host);
+        let mut schemes = vec![("https", skip)];
+        if skip {
             schemes.push(("http", true));
         }
         let mut last_err = None;
@@ -635,7 +740,7 @@ impl Client {
                 MAX_TRANSIENT_ATTEMPTS
             };
             match self.fetch_with(
-                self.http(insecure),
+                &self.http_for(host, insecure)?,
                 &Method::GET,
                 &ping,
                 &[],
@@ -729,7 +834,12 @@ impl Client {
             scopes.push(extra.to_owned());
         }
         let service = challenge.param("service");
-        let insecure = self.tls_verify == TlsVerify::Skip;
+        let realm_host = match (url.host_str(), url.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_owned(),
+            _ => String::new(),
+        };
+        let http = self.http_for(&realm_host, self.skip_tls(&realm_host))?;
         let started = Instant::now();
         self.token_requests.fetch_add(1, Ordering::Relaxed);
         let f = if let Some(refresh) = creds.and_then(Credentials::refresh_token) {
@@ -749,7 +859,7 @@ impl Client {
             let body = form.query().unwrap_or_default().as_bytes().to_vec();
             let headers = [(CONTENT_TYPE, "application/x-www-form-urlencoded".to_owned())];
             self.fetch(
-                self.http(insecure),
+                &http,
                 &Method::POST,
                 &url,
                 &headers,
@@ -775,7 +885,7 @@ impl Client {
                 .into_iter()
                 .collect();
             self.fetch(
-                self.http(insecure),
+                &http,
                 &Method::GET,
                 &url,
                 &headers,

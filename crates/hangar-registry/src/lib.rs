@@ -20,6 +20,7 @@
 pub mod challenge;
 mod client;
 mod credentials;
+pub mod registries_conf;
 
 pub use client::{Client, Config, Deadline, Error, Manifest, TlsVerify, sha256};
 pub use credentials::{CredentialError, CredentialStore, Credentials};

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 pub mod proxy;
 pub mod seed;
+pub mod tls;
 
 /// The registry binary from Debian's `docker-registry` package.
 pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
@@ -79,13 +80,44 @@ impl Registry {
     /// An empty registry on a free loopback port.
     pub fn start_empty() -> Result<Registry, String> {
         let addr = format!("127.0.0.1:{}", free_port()?);
-        Registry::start(&addr, None, None)
+        Registry::start(&addr, None, None, None)
     }
 
     /// The recorded skopeo-signed data, served at `addr` (use [`FIXTURE_ADDR`] for the
     /// identities to match). The storage is unpacked fresh, so tests may write to it.
     pub fn start_fixture(addr: &str) -> Result<Registry, String> {
-        Registry::start(addr, Some(&fixture_dir().join("registry.tar.gz")), None)
+        Registry::start(
+            addr,
+            Some(&fixture_dir().join("registry.tar.gz")),
+            None,
+            None,
+        )
+    }
+
+    /// The recorded data on a free port over HTTPS with `pki`'s server certificate; with
+    /// `require_client_cert`, only clients presenting a certificate from `pki`'s CA get in.
+    pub fn start_fixture_tls(
+        pki: &tls::Pki,
+        require_client_cert: bool,
+    ) -> Result<Registry, String> {
+        let addr = format!("127.0.0.1:{}", free_port()?);
+        let mut yaml = format!(
+            "  tls:\n    certificate: {}\n    key: {}\n",
+            pki.server_cert.display(),
+            pki.server_key.display()
+        );
+        if require_client_cert {
+            yaml.push_str(&format!(
+                "    clientcas:\n      - {}\n",
+                pki.ca_cert.display()
+            ));
+        }
+        Registry::start(
+            &addr,
+            Some(&fixture_dir().join("registry.tar.gz")),
+            None,
+            Some(&yaml),
+        )
     }
 
     /// The recorded data on a free port behind htpasswd Basic auth; `htpasswd` is the
@@ -96,13 +128,16 @@ impl Registry {
             &addr,
             Some(&fixture_dir().join("registry.tar.gz")),
             Some(htpasswd),
+            None,
         )
     }
 
+    /// `http_extra` is YAML appended under `http:` (indented two spaces).
     fn start(
         addr: &str,
         storage: Option<&Path>,
         htpasswd: Option<&str>,
+        http_extra: Option<&str>,
     ) -> Result<Registry, String> {
         require_tool(REGISTRY_BIN, "docker-registry")?;
         let dir = TempDir::new("registry")?;
@@ -125,6 +160,9 @@ impl Registry {
             "version: 0.1\nlog: {{level: warn}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\n  delete: {{enabled: true}}\nhttp:\n  addr: {addr}\n",
             data.display()
         );
+        if let Some(extra) = http_extra {
+            yaml.push_str(extra);
+        }
         if let Some(h) = htpasswd {
             let file = dir.path().join("htpasswd");
             std::fs::write(&file, h).map_err(|e| e.to_string())?;
@@ -163,7 +201,8 @@ impl Registry {
                     self.log()
                 ));
             }
-            if http_status(&self.addr, "/v2/").is_some_and(|s| s == 200 || s == 401) {
+            // Any HTTP answer means it listens (a TLS registry answers plain HTTP with 400).
+            if http_status(&self.addr, "/v2/").is_some() {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));

@@ -5,6 +5,7 @@ mod cli;
 mod oracle;
 mod resilience;
 mod signing;
+mod tls;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
