@@ -153,6 +153,11 @@ fn serve(conn: TcpStream, handler: &Handler, upstream: &str, me: &str, stop: &At
         let (Some(method), Some(path)) = (parts.next(), parts.next()) else {
             return;
         };
+        // As an HTTP forward proxy (HTTP_PROXY) it receives absolute URIs: keep the path.
+        let path = match path.strip_prefix("http://") {
+            Some(rest) => rest.find('/').map_or("/", |i| &rest[i..]),
+            None => path,
+        };
         let mut headers = Vec::new();
         loop {
             let mut h = String::new();

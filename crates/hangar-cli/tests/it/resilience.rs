@@ -88,3 +88,67 @@ fn ctrl_c_records_every_unfinished_line_as_failed() {
     // Each line needs several 2-second requests: none can have passed.
     assert_eq!(run.failed.as_deref(), Some(list.as_str()), "{}", run.all());
 }
+
+#[test]
+fn http_proxy_and_no_proxy_are_honoured() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let addr = format!("127.0.0.1:{}", free_port().expect("port"));
+    let registry = Registry::start_fixture(&addr).unwrap_or_else(|e| panic!("{e}"));
+    let through = Arc::new(AtomicUsize::new(0));
+    let t = Arc::clone(&through);
+    let proxy = Proxy::start(registry.addr(), move |_| {
+        t.fetch_add(1, Ordering::SeqCst);
+        Action::Forward
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let dir = TempDir::new("httpproxy").expect("tmp");
+    std::fs::write(
+        dir.path().join("list.txt"),
+        format!("{addr}/fixtures/single:v1\n"),
+    )
+    .expect("write");
+    let key = lab_pub();
+    let a = args(
+        key.to_str().expect("utf-8"),
+        &["--exact-repository", "127.0.0.1:5000/fixtures/single"],
+    );
+    let proxy_url = format!("http://{}", proxy.addr());
+    let run = wait_run(
+        dir.path(),
+        spawn_in(
+            dir.path(),
+            &a,
+            &[
+                ("HTTP_PROXY", &proxy_url),
+                ("http_proxy", &proxy_url),
+                ("NO_PROXY", ""),
+                ("no_proxy", ""),
+            ],
+        ),
+        &a,
+    );
+    assert_eq!(run.code, 0, "{}", run.all());
+    let proxied = through.load(Ordering::SeqCst);
+    assert!(proxied >= 4, "requests went through HTTP_PROXY: {proxied}");
+    let run = wait_run(
+        dir.path(),
+        spawn_in(
+            dir.path(),
+            &a,
+            &[
+                ("HTTP_PROXY", &proxy_url),
+                ("http_proxy", &proxy_url),
+                ("NO_PROXY", "127.0.0.1"),
+                ("no_proxy", "127.0.0.1"),
+            ],
+        ),
+        &a,
+    );
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(
+        through.load(Ordering::SeqCst),
+        proxied,
+        "NO_PROXY bypasses the proxy"
+    );
+}
