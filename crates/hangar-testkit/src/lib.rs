@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 pub mod proxy;
 pub mod seed;
 pub mod tls;
+pub mod token;
 
 /// The registry binary from Debian's `docker-registry` package.
 pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
@@ -69,6 +70,29 @@ impl Drop for TempDir {
     }
 }
 
+/// What a test registry is started with.
+#[derive(Default)]
+struct Options<'a> {
+    /// A storage tarball to unpack.
+    storage: Option<PathBuf>,
+    /// htpasswd file content: Basic auth.
+    htpasswd: Option<&'a str>,
+    /// YAML appended under `http:` (indented two spaces).
+    http_extra: Option<&'a str>,
+    /// YAML appended at the top level.
+    top_extra: Option<&'a str>,
+}
+
+impl Options<'_> {
+    /// The recorded skopeo-signed storage.
+    fn fixture() -> Self {
+        Options {
+            storage: Some(fixture_dir().join("registry.tar.gz")),
+            ..Options::default()
+        }
+    }
+}
+
 /// A running `docker-registry serve` process.
 pub struct Registry {
     child: Child,
@@ -80,17 +104,34 @@ impl Registry {
     /// An empty registry on a free loopback port.
     pub fn start_empty() -> Result<Registry, String> {
         let addr = format!("127.0.0.1:{}", free_port()?);
-        Registry::start(&addr, None, None, None)
+        Registry::start(&addr, Options::default())
     }
 
     /// The recorded skopeo-signed data, served at `addr` (use [`FIXTURE_ADDR`] for the
     /// identities to match). The storage is unpacked fresh, so tests may write to it.
     pub fn start_fixture(addr: &str) -> Result<Registry, String> {
+        Registry::start(addr, Options::fixture())
+    }
+
+    /// The recorded data on a free port with distribution's token authentication: tokens
+    /// from `realm` for `service`, issued by `issuer`, signed by the key of `cert_bundle`.
+    pub fn start_fixture_token_auth(
+        realm: &str,
+        service: &str,
+        issuer: &str,
+        cert_bundle: &Path,
+    ) -> Result<Registry, String> {
+        let addr = format!("127.0.0.1:{}", free_port()?);
+        let auth = format!(
+            "auth:\n  token:\n    realm: {realm}\n    service: {service}\n    issuer: {issuer}\n    rootcertbundle: {}\n",
+            cert_bundle.display()
+        );
         Registry::start(
-            addr,
-            Some(&fixture_dir().join("registry.tar.gz")),
-            None,
-            None,
+            &addr,
+            Options {
+                top_extra: Some(&auth),
+                ..Options::fixture()
+            },
         )
     }
 
@@ -114,9 +155,10 @@ impl Registry {
         }
         Registry::start(
             &addr,
-            Some(&fixture_dir().join("registry.tar.gz")),
-            None,
-            Some(&yaml),
+            Options {
+                http_extra: Some(&yaml),
+                ..Options::fixture()
+            },
         )
     }
 
@@ -126,24 +168,25 @@ impl Registry {
         let addr = format!("127.0.0.1:{}", free_port()?);
         Registry::start(
             &addr,
-            Some(&fixture_dir().join("registry.tar.gz")),
-            Some(htpasswd),
-            None,
+            Options {
+                htpasswd: Some(htpasswd),
+                ..Options::fixture()
+            },
         )
     }
 
-    /// `http_extra` is YAML appended under `http:` (indented two spaces).
-    fn start(
-        addr: &str,
-        storage: Option<&Path>,
-        htpasswd: Option<&str>,
-        http_extra: Option<&str>,
-    ) -> Result<Registry, String> {
+    fn start(addr: &str, opts: Options<'_>) -> Result<Registry, String> {
+        let Options {
+            storage,
+            htpasswd,
+            http_extra,
+            top_extra,
+        } = opts;
         require_tool(REGISTRY_BIN, "docker-registry")?;
         let dir = TempDir::new("registry")?;
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).map_err(|e| e.to_string())?;
-        if let Some(tar) = storage {
+        if let Some(tar) = storage.as_deref() {
             let status = Command::new("tar")
                 .arg("-xzf")
                 .arg(tar)
@@ -161,6 +204,9 @@ impl Registry {
             data.display()
         );
         if let Some(extra) = http_extra {
+            yaml.push_str(extra);
+        }
+        if let Some(extra) = top_extra {
             yaml.push_str(extra);
         }
         if let Some(h) = htpasswd {

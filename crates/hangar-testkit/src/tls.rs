@@ -14,6 +14,8 @@ pub const OPENSSL_BIN: &str = "/usr/bin/openssl";
 pub struct Pki {
     /// CA certificate.
     pub ca_cert: PathBuf,
+    /// CA key (PKCS#8 PEM).
+    pub ca_key: PathBuf,
     /// Server certificate (SAN IP:127.0.0.1) and key.
     pub server_cert: PathBuf,
     /// Server key.
@@ -115,6 +117,7 @@ impl Pki {
         }
         Ok(Pki {
             ca_cert: dir.join("ca.crt"),
+            ca_key: dir.join("ca.key"),
             server_cert: dir.join("server.crt"),
             server_key: dir.join("server.key"),
             client_cert: dir.join("client.crt"),

@@ -291,3 +291,107 @@ fn identity_tokens_use_the_refresh_token_grant() {
     assert!(!run.all().contains(REFRESH), "{}", run.all());
     assert_no_secrets(&run);
 }
+
+/// `%XX` decoding of a query value.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// distribution's own token authentication (`auth: token`): the registry checks JWTs
+/// signed by a key of its `rootcertbundle`, which a small token service issues.
+#[test]
+fn distribution_token_auth() {
+    use hangar_testkit::tls::Pki;
+    use hangar_testkit::token::Issuer;
+    let pki_dir = TempDir::new("tokenpki").expect("tmp");
+    let pki = Pki::generate(pki_dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let issuer = Arc::new(
+        Issuer::from_key_file(&pki.ca_key, "hangar-test-issuer", "hangar-registry")
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    let issued = Arc::new(AtomicUsize::new(0));
+    let (i2, n2) = (Arc::clone(&issuer), Arc::clone(&issued));
+    // The token service needs no upstream; it answers every request itself.
+    let token_service = Proxy::start("127.0.0.1:9", move |req| {
+        let scope = req
+            .path
+            .split(['?', '&'])
+            .find_map(|kv| kv.strip_prefix("scope="))
+            .map(percent_decode)
+            .unwrap_or_default();
+        let Some(name) = scope
+            .strip_prefix("repository:")
+            .and_then(|s| s.rsplit_once(':'))
+            .map(|(n, _)| n.to_owned())
+        else {
+            return Action::json(
+                400,
+                r#"{"errors":[{"code":"DENIED","message":"no scope"}]}"#,
+            );
+        };
+        if req.header("authorization") != Some(&format!("Basic {}", basic())) {
+            return Action::json(
+                401,
+                r#"{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}"#,
+            );
+        }
+        n2.fetch_add(1, Ordering::SeqCst);
+        Action::json(
+            200,
+            &format!(
+                r#"{{"token":"{}","expires_in":300}}"#,
+                i2.issue(&name, &["pull"])
+            ),
+        )
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let realm = format!("http://{}/token", token_service.addr());
+    let registry = Registry::start_fixture_token_auth(
+        &realm,
+        "hangar-registry",
+        "hangar-test-issuer",
+        &pki.ca_cert,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let addr = registry.addr().to_owned();
+    let dir = TempDir::new("tokenauth").expect("tmp");
+    let lines = format!("{addr}/fixtures/single:v1\n{addr}/fixtures/single@{DIGEST}\n");
+
+    let run = validate_at(&dir, &lines, &[]);
+    assert_eq!(run.code, 1, "no credentials, no token: {}", run.all());
+
+    let auth = dir.path().join("auth.json");
+    std::fs::write(&auth, auth_json(&addr)).expect("write");
+    let run = validate_at(
+        &dir,
+        &lines,
+        &[("REGISTRY_AUTH_FILE", auth.to_str().expect("utf-8"))],
+    );
+    assert_eq!(
+        run.code,
+        0,
+        "{}\nregistry log:\n{}",
+        run.all(),
+        registry.log()
+    );
+    assert_eq!(
+        issued.load(Ordering::SeqCst),
+        1,
+        "one token for the repository, shared by both lines"
+    );
+    assert_no_secrets(&run);
+}
