@@ -288,3 +288,60 @@ fn one_ping_per_registry_and_counted_requests() {
         Err(Error::NotFound { .. })
     ));
 }
+
+#[test]
+fn insufficient_scope_gets_a_token_for_both_scopes() {
+    let reg = registry();
+    let token_paths: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = Arc::clone(&token_paths);
+    let denied_once = AtomicUsize::new(0);
+    let proxy = Proxy::start(reg.addr(), move |req| {
+        let challenge = |extra: &str| Action::Respond {
+            status: 401,
+            headers: vec![(
+                "WWW-Authenticate".into(),
+                format!(
+                    r#"Bearer realm="http://{}/token",service="s"{extra}"#,
+                    req.proxy_addr
+                ),
+            )],
+            body: Vec::new(),
+        };
+        if req.path.starts_with("/token?") {
+            seen.lock().expect("lock").push(req.path.clone());
+            let wide = req.path.contains(
+                "scope=repository%3Afixtures%2Fsingle%3Apull&scope=registry%3Acatalog%3A*",
+            );
+            return Action::json(
+                200,
+                if wide {
+                    r#"{"token":"wide"}"#
+                } else {
+                    r#"{"token":"narrow"}"#
+                },
+            );
+        }
+        match req.header("authorization") {
+            Some("Bearer wide") => Action::Forward,
+            Some("Bearer narrow") if denied_once.fetch_add(1, Ordering::SeqCst) == 0 => {
+                challenge(r#",scope="registry:catalog:*",error="insufficient_scope""#)
+            }
+            _ => challenge(""),
+        }
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let c = client();
+    let m = c
+        .get_manifest(
+            &image(proxy.addr(), "fixtures/single:v1"),
+            Deadline::after(Duration::from_secs(30)),
+        )
+        .expect("manifest");
+    assert_eq!(m.digest.to_string(), SINGLE_DIGEST);
+    let paths = token_paths.lock().expect("lock").clone();
+    assert_eq!(paths.len(), 2, "{paths:?}");
+    assert!(
+        paths[1].contains("scope=registry%3Acatalog%3A*"),
+        "{paths:?}"
+    );
+}
