@@ -257,10 +257,12 @@ fn finish(
     log::info(
         None,
         &format!(
-            "{} {} image list lines in {:.1}s: {passed} passed, {failed} failed, {skipped} skipped",
+            "{} {} image list lines in {:.1}s: {passed} passed, {failed} failed, {skipped} skipped; {} registry requests ({} for tokens)",
             labels.done,
             setup.entries.len(),
-            elapsed.as_secs_f64()
+            elapsed.as_secs_f64(),
+            setup.client.request_count(),
+            setup.client.token_request_count(),
         ),
     );
     if failed == 0 {

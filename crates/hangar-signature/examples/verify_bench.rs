@@ -1,0 +1,48 @@
+//! Micro-benchmark: CPU time of one signature check (base64 + ECDSA P-256 over the payload
+//! + strict payload parse), on skopeo's recorded signature. Run by `cargo xtask bench`:
+//! `cargo run --release -p hangar-signature --example verify_bench [ITERATIONS]`.
+
+use std::time::Instant;
+
+use hangar_signature::{PublicKey, verify};
+
+/// User + system CPU seconds of this process, from /proc/self/stat (clock ticks of 1/100 s).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let after = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let n: u32 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(5000);
+    let key = PublicKey::from_pem(include_bytes!("../tests/data/lab.pub"))?;
+    let payload = include_bytes!("../tests/data/single.payload");
+    let sig = include_str!("../tests/data/single.sig").trim();
+    let keys = [key];
+    verify(&keys, payload, Some(sig))?;
+    let (cpu0, wall0) = (cpu_seconds(), Instant::now());
+    for _ in 0..n {
+        verify(&keys, payload, Some(sig))?;
+    }
+    let (cpu, wall) = (cpu_seconds() - cpu0, wall0.elapsed().as_secs_f64());
+    println!(
+        "verify_bench iterations={n} cpu_ms_per_verify={:.4} wall_ms_per_verify={:.4}",
+        cpu * 1000.0 / f64::from(n),
+        wall * 1000.0 / f64::from(n)
+    );
+    Ok(())
+}
