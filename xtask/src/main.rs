@@ -1,6 +1,8 @@
 //! The project's build system: `cargo xtask <ci|demo>`. Installs what a fresh Debian
 //! machine lacks (with apt-get, only when missing), then runs cargo.
 
+mod bench;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Duration;
@@ -8,19 +10,22 @@ use std::time::Duration;
 use hangar_testkit::tls::OPENSSL_BIN;
 use hangar_testkit::{REGISTRY_BIN, Registry, TempDir, seed};
 
-type Result<T = ()> = std::result::Result<T, String>;
+pub(crate) type Result<T = ()> = std::result::Result<T, String>;
 
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   ci     install test prerequisites, then fmt --check, clippy -D warnings, test --workspace
-  demo   start a throwaway registry with signed images and validate them with hangar";
+  demo   start a throwaway registry with signed images and validate them with hangar
+  bench  [--images N] [--platforms P] [--rss-images M] [--runs R] [--delay-ms D]
+         validation speed vs a curl floor, requests per line, peak RSS, CPU per signature";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("demo") => demo(),
+        Some("bench") => bench::bench(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -35,7 +40,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map(Path::to_path_buf)
@@ -43,7 +48,7 @@ fn root() -> PathBuf {
 }
 
 /// Runs a command in the workspace root; fails on a non-zero exit.
-fn run(program: &str, args: &[&str]) -> Result {
+pub(crate) fn run(program: &str, args: &[&str]) -> Result {
     eprintln!("$ {program} {}", args.join(" "));
     let status = Command::new(program)
         .args(args)
@@ -58,7 +63,7 @@ fn run(program: &str, args: &[&str]) -> Result {
 }
 
 /// Installs the Debian packages providing `files` that are missing.
-fn ensure_packages(needs: &[(&str, &str)]) -> Result {
+pub(crate) fn ensure_packages(needs: &[(&str, &str)]) -> Result {
     let missing: Vec<&str> = needs
         .iter()
         .filter(|(file, _)| !Path::new(file).exists())

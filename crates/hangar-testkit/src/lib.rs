@@ -329,8 +329,11 @@ pub fn http_request(
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     req.push_str("\r\n");
-    s.write_all(req.as_bytes()).ok()?;
-    s.write_all(body).ok()?;
+    // One write with Nagle off, so a small request never waits for a delayed ACK.
+    s.set_nodelay(true).ok()?;
+    let mut out = req.into_bytes();
+    out.extend_from_slice(body);
+    s.write_all(&out).ok()?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).ok()?;
     let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
