@@ -463,13 +463,13 @@ pub(crate) fn bench(args: &[String]) -> Result {
             );
             if jobs == 1 {
                 jobs1 = Some(t);
-            } else if jobs == 20 {
-                if let Some(j1) = jobs1 {
-                    println!(
-                        "|   | speed-up --jobs 20 vs 1: {:.1}× | | | | | | | |",
-                        j1.as_secs_f64() / t.as_secs_f64()
-                    );
-                }
+            } else if jobs == 20
+                && let Some(j1) = jobs1
+            {
+                println!(
+                    "|   | speed-up --jobs 20 vs 1: {:.1}× | | | | | | | |",
+                    j1.as_secs_f64() / t.as_secs_f64()
+                );
             }
         }
     }
