@@ -1,6 +1,6 @@
-//! Micro-benchmark: CPU time of one signature check (base64 + ECDSA P-256 over the payload
-//! + strict payload parse), on skopeo's recorded signature. Run by `cargo xtask bench`:
-//! `cargo run --release -p hangar-signature --example verify_bench [ITERATIONS]`.
+//! Micro-benchmark: CPU time of one signature check (base64, ECDSA P-256 over the payload,
+//! strict payload parse), on skopeo's recorded signature. `cargo xtask bench` runs it; by
+//! hand: `cargo run --release -p hangar-signature --example verify_bench [ITERATIONS]`.
 
 use std::time::Instant;
 
