@@ -311,17 +311,7 @@ pub(crate) fn bench(args: &[String]) -> Result {
         if req.header("authorization") == Some("Bearer bench") {
             return Action::DelayThenForward(delay);
         }
-        Action::Respond {
-            status: 401,
-            headers: vec![(
-                "WWW-Authenticate".into(),
-                format!(
-                    r#"Bearer realm="http://{}/token",service="bench""#,
-                    req.proxy_addr
-                ),
-            )],
-            body: Vec::new(),
-        }
+        Action::bearer_challenge(req, "bench", "")
     })?;
     let remote = proxy.addr().to_owned();
 

@@ -64,6 +64,23 @@ pub enum Action {
 }
 
 impl Action {
+    /// The 401 of a Bearer-protected registry: a challenge whose realm is this proxy's
+    /// `/token`, for `service`, plus `extra` parameters (`,scope="..."`).
+    pub fn bearer_challenge(req: &Request, service: &str, extra: &str) -> Action {
+        Action::Respond {
+            status: 401,
+            headers: vec![(
+                "WWW-Authenticate".into(),
+                format!(
+                    r#"Bearer realm="http://{}/token",service="{service}"{extra}"#,
+                    req.proxy_addr
+                ),
+            )],
+            body: br#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#
+                .to_vec(),
+        }
+    }
+
     /// A response with a JSON body.
     pub fn json(status: u16, body: &str) -> Action {
         Action::Respond {

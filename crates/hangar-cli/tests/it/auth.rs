@@ -98,25 +98,27 @@ fn bearer_tokens_are_fetched_once_per_scope_and_never_logged() {
             count.fetch_add(1, Ordering::SeqCst);
             let basic_ok = req.header("authorization") == Some(&format!("Basic {}", basic()));
             let query_ok = req.path.contains("service=hangar-test")
-                && req.path.contains("scope=repository%3Afixtures%2Fsingle%3Apull")
+                && req
+                    .path
+                    .contains("scope=repository%3Afixtures%2Fsingle%3Apull")
                 && req.path.contains(&format!("account={USER}"));
             if !(basic_ok && query_ok) {
                 bad.fetch_add(1, Ordering::SeqCst);
-                return Action::json(401, r#"{"errors":[{"code":"UNAUTHORIZED","message":"bad token request"}]}"#);
+                return Action::json(
+                    401,
+                    r#"{"errors":[{"code":"UNAUTHORIZED","message":"bad token request"}]}"#,
+                );
             }
             return Action::json(200, &format!(r#"{{"token":"{TOKEN}","expires_in":300}}"#));
         }
         if req.header("authorization") == Some(&format!("Bearer {TOKEN}")) {
             return Action::Forward;
         }
-        Action::Respond {
-            status: 401,
-            headers: vec![(
-                "WWW-Authenticate".into(),
-                format!(r#"Bearer realm="http://{}/token",service="hangar-test",scope="repository:fixtures/single:pull""#, req.proxy_addr),
-            )],
-            body: br#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#.to_vec(),
-        }
+        Action::bearer_challenge(
+            req,
+            "hangar-test",
+            r#",scope="repository:fixtures/single:pull""#,
+        )
     })
     .unwrap_or_else(|e| panic!("{e}"));
     let p = proxy.addr();
@@ -259,17 +261,7 @@ fn identity_tokens_use_the_refresh_token_grant() {
         if req.header("authorization") == Some(&format!("Bearer {TOKEN}")) {
             return Action::Forward;
         }
-        Action::Respond {
-            status: 401,
-            headers: vec![(
-                "WWW-Authenticate".into(),
-                format!(
-                    r#"Bearer realm="http://{}/token",service="s""#,
-                    req.proxy_addr
-                ),
-            )],
-            body: Vec::new(),
-        }
+        Action::bearer_challenge(req, "s", "")
     })
     .unwrap_or_else(|e| panic!("{e}"));
     let p = proxy.addr().to_owned();

@@ -229,17 +229,7 @@ fn redirects_to_another_host_carry_no_credentials() {
             return Action::json(200, r#"{"token":"front-token","expires_in":300}"#);
         }
         if req.header("authorization") != Some("Bearer front-token") {
-            return Action::Respond {
-                status: 401,
-                headers: vec![(
-                    "WWW-Authenticate".into(),
-                    format!(
-                        r#"Bearer realm="http://{}/token",service="front""#,
-                        req.proxy_addr
-                    ),
-                )],
-                body: Vec::new(),
-            };
+            return Action::bearer_challenge(req, "front", "");
         }
         if req.path.contains("/blobs/") {
             return Action::Respond {
@@ -296,17 +286,7 @@ fn insufficient_scope_gets_a_token_for_both_scopes() {
     let seen = Arc::clone(&token_paths);
     let denied_once = AtomicUsize::new(0);
     let proxy = Proxy::start(reg.addr(), move |req| {
-        let challenge = |extra: &str| Action::Respond {
-            status: 401,
-            headers: vec![(
-                "WWW-Authenticate".into(),
-                format!(
-                    r#"Bearer realm="http://{}/token",service="s"{extra}"#,
-                    req.proxy_addr
-                ),
-            )],
-            body: Vec::new(),
-        };
+        let challenge = |extra: &str| Action::bearer_challenge(req, "s", extra);
         if req.path.starts_with("/token?") {
             seen.lock().expect("lock").push(req.path.clone());
             let wide = req.path.contains(

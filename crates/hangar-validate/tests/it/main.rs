@@ -27,17 +27,7 @@ fn requests_per_image_with_warm_tokens() {
         if req.header("authorization") == Some("Bearer tok") {
             return Action::Forward;
         }
-        Action::Respond {
-            status: 401,
-            headers: vec![(
-                "WWW-Authenticate".into(),
-                format!(
-                    r#"Bearer realm="http://{}/token",service="s""#,
-                    req.proxy_addr
-                ),
-            )],
-            body: Vec::new(),
-        }
+        Action::bearer_challenge(req, "s", "")
     })
     .unwrap_or_else(|e| panic!("{e}"));
     let client = Client::new(Config {
