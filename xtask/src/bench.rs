@@ -219,12 +219,13 @@ fn time_runs(runs: usize, mut cmd: impl FnMut() -> Command) -> Result<(Duration,
     Ok((median(times), last))
 }
 
-/// A curl config fetching every GET, with the token validation would hold (warm).
+/// A curl config fetching every GET, with the token validation would hold (warm). `next`
+/// keeps each URL's headers its own (config options otherwise accumulate).
 fn curl_config(dir: &Path, name: &str, host: &str, gets: &[(String, &str)]) -> Result<PathBuf> {
     let mut cfg = String::new();
     for (path, accept) in gets {
         cfg.push_str(&format!(
-            "url = \"http://{host}{path}\"\nheader = \"Accept: {accept}\"\nheader = \"Authorization: Bearer bench\"\noutput = \"/dev/null\"\n"
+            "url = \"http://{host}{path}\"\nheader = \"Accept: {accept}\"\nheader = \"Authorization: Bearer bench\"\noutput = \"/dev/null\"\nnext\n"
         ));
     }
     let p = dir.join(name);
