@@ -223,9 +223,12 @@ fn time_runs(runs: usize, mut cmd: impl FnMut() -> Command) -> Result<(Duration,
 /// keeps each URL's headers its own (config options otherwise accumulate).
 fn curl_config(dir: &Path, name: &str, host: &str, gets: &[(String, &str)]) -> Result<PathBuf> {
     let mut cfg = String::new();
-    for (path, accept) in gets {
+    for (i, (path, accept)) in gets.iter().enumerate() {
+        if i > 0 {
+            cfg.push_str("next\n");
+        }
         cfg.push_str(&format!(
-            "url = \"http://{host}{path}\"\nheader = \"Accept: {accept}\"\nheader = \"Authorization: Bearer bench\"\noutput = \"/dev/null\"\nnext\n"
+            "url = \"http://{host}{path}\"\nheader = \"Accept: {accept}\"\nheader = \"Authorization: Bearer bench\"\noutput = \"/dev/null\"\n"
         ));
     }
     let p = dir.join(name);
