@@ -526,13 +526,33 @@ pub(crate) fn bench(args: &[String]) -> Result {
         );
     }
 
-    let out = Command::new(target.join("release/examples/verify_bench"))
-        .arg("20000")
-        .output()
-        .map_err(|e| e.to_string())?;
-    println!(
-        "\nSignature check (base64 + ECDSA P-256 + payload parse): {}",
-        String::from_utf8_lossy(&out.stdout).trim()
-    );
+    // The binary checks signatures with aws-lc (feature `aws-lc`); the library's default is
+    // pure-Rust p256. Both are measured.
+    for (label, features) in [
+        ("aws-lc (hangar binary)", "aws-lc"),
+        ("pure-Rust p256 (library default)", ""),
+    ] {
+        let mut args = vec![
+            "build",
+            "--release",
+            "--quiet",
+            "--package",
+            "hangar-signature",
+            "--example",
+            "verify_bench",
+        ];
+        if !features.is_empty() {
+            args.extend(["--features", features]);
+        }
+        run("cargo", &args)?;
+        let out = Command::new(target.join("release/examples/verify_bench"))
+            .arg("20000")
+            .output()
+            .map_err(|e| e.to_string())?;
+        println!(
+            "Signature check (base64 + ECDSA P-256 + payload parse), {label}: {}",
+            String::from_utf8_lossy(&out.stdout).trim()
+        );
+    }
     Ok(())
 }

@@ -124,6 +124,12 @@ fn ci() -> Result {
         ],
     )?;
     run("cargo", &["test", "--workspace", "--locked"])?;
+    // The workspace build unifies hangar-signature's features (the binary turns on aws-lc);
+    // test the library's default pure-Rust verification on its own too.
+    run(
+        "cargo",
+        &["test", "--locked", "--package", "hangar-signature", "--lib"],
+    )?;
     eprintln!("xtask: ci passed");
     Ok(())
 }
