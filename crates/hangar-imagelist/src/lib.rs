@@ -21,6 +21,7 @@
 //! ]);
 //! ```
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 use hangar_reference::{DEFAULT_DOMAIN, ParseError, Reference};
 

@@ -15,6 +15,7 @@
 //! # Ok::<(), hangar_reference::ParseError>(())
 //! ```
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 use hangar_reference::{ParseError, Reference};
 

@@ -14,6 +14,7 @@
 //! # Ok::<(), hangar_reference::ParseError>(())
 //! ```
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod digest;
 mod grammar;

@@ -98,6 +98,12 @@ pub struct Config {
 }
 
 impl Config {
+    /// The same configuration with TLS verification mode `tls_verify`.
+    pub fn with_tls_verify(mut self, tls_verify: TlsVerify) -> Config {
+        self.tls_verify = tls_verify;
+        self
+    }
+
     /// containers' and docker's `certs.d` folders: `~/.config/containers/certs.d`,
     /// `/etc/containers/certs.d`, `/etc/docker/certs.d`.
     pub fn default_certs_dirs() -> Vec<PathBuf> {

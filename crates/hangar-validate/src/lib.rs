@@ -30,6 +30,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod platform;
 
@@ -240,7 +241,22 @@ pub fn resolve(
     }
 }
 
-impl Validator<'_> {
+impl<'a> Validator<'a> {
+    /// A validator over a shared client, trusted keys, an identity rule and a platform filter.
+    pub fn new(
+        client: &'a Client,
+        keys: &'a [PublicKey],
+        identity: &'a SignedIdentity,
+        platforms: &'a PlatformFilter,
+    ) -> Self {
+        Validator {
+            client,
+            keys,
+            identity,
+            platforms,
+        }
+    }
+
     /// Validates `image` (tag or digest reference) within `deadline`.
     pub fn validate(&self, image: &Reference, deadline: Deadline) -> ImageResult {
         let targets = match resolve(self.client, image, self.platforms, deadline) {

@@ -88,3 +88,48 @@ fn requests_per_image_with_warm_tokens() {
     // twosigs: the first layer (other key) is rejected, the second accepted: S = 2.
     assert_eq!(client.request_count() - warm, 2 + 1 + 2);
 }
+
+/// The `validate_one` example (validation of one image in under 20 lines) against the
+/// recorded fixture registry on 127.0.0.1:5000, where its identities hold.
+#[test]
+fn the_validate_one_example_runs() {
+    let registry =
+        Registry::start_fixture(hangar_testkit::FIXTURE_ADDR).unwrap_or_else(|e| panic!("{e}"));
+    let deps = std::env::current_exe()
+        .expect("exe")
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .expect("deps dir");
+    let example = deps
+        .parent()
+        .expect("profile dir")
+        .join("examples/validate_one");
+    let key = fixture_dir().join("keys/lab.pub");
+    let run = |image: &str| {
+        let out = std::process::Command::new(&example)
+            .arg(format!("{}/{image}", registry.addr()))
+            .arg(&key)
+            .output()
+            .expect("run example");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(run("fixtures/multi:v1").trim(), "Passed");
+    assert!(
+        run("fixtures/unsigned:v1")
+            .starts_with("Failed A signature was required, but no signature exists")
+    );
+    let code = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/validate_one.rs"),
+    )
+    .expect("source");
+    let lines = code
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with("//"))
+        .count();
+    assert!(lines <= 20, "the example has {lines} lines of code");
+}
