@@ -15,7 +15,8 @@ pub(crate) type Result<T = ()> = std::result::Result<T, String>;
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  ci     install test prerequisites, then fmt --check, clippy -D warnings, test --workspace
+  ci     install test prerequisites, then fmt --check, clippy -D warnings, test --workspace,
+         docs with warnings denied, examples, cargo package of every library
   demo   start a throwaway registry with signed images and validate them with hangar
   bench  [--images N] [--platforms P] [--rss-images M] [--runs R] [--delay-ms D]
          validation speed vs a curl floor, requests per line, peak RSS, CPU per signature";
@@ -52,6 +53,22 @@ pub(crate) fn run(program: &str, args: &[&str]) -> Result {
     eprintln!("$ {program} {}", args.join(" "));
     let status = Command::new(program)
         .args(args)
+        .current_dir(root())
+        .status()
+        .map_err(|e| format!("running {program}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{program} {}` failed: {status}", args.join(" ")))
+    }
+}
+
+/// [`run`] with one extra environment variable.
+fn run_env(program: &str, args: &[&str], (key, value): (&str, &str)) -> Result {
+    eprintln!("$ {key}={value:?} {program} {}", args.join(" "));
+    let status = Command::new(program)
+        .args(args)
+        .env(key, value)
         .current_dir(root())
         .status()
         .map_err(|e| format!("running {program}: {e}"))?;
@@ -129,6 +146,55 @@ fn ci() -> Result {
     run(
         "cargo",
         &["test", "--locked", "--package", "hangar-signature", "--lib"],
+    )?;
+    run(
+        "cargo",
+        &[
+            "build",
+            "--locked",
+            "--package",
+            "hangar-registry",
+            "--no-default-features",
+        ],
+    )?;
+    run(
+        "cargo",
+        &[
+            "run",
+            "--locked",
+            "--quiet",
+            "--package",
+            "hangar-signature",
+            "--example",
+            "verify_in_memory",
+        ],
+    )?;
+    run_env(
+        "cargo",
+        &[
+            "doc",
+            "--workspace",
+            "--no-deps",
+            "--locked",
+            "--exclude",
+            "xtask",
+        ],
+        ("RUSTDOCFLAGS", "-D warnings"),
+    )?;
+    // Each library packages and builds on its own (unpublished siblings come from the
+    // workspace), in dependency order.
+    run(
+        "cargo",
+        &[
+            "package",
+            "--workspace",
+            "--locked",
+            "--allow-dirty",
+            "--exclude",
+            "hangar-testkit",
+            "--exclude",
+            "xtask",
+        ],
     )?;
     eprintln!("xtask: ci passed");
     Ok(())

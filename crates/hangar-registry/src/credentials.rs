@@ -107,6 +107,7 @@ struct LoadedFile {
 }
 
 /// How long a `docker-credential-*` helper may take.
+#[cfg(feature = "credential-helpers")]
 const HELPER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 type Cache = std::sync::Mutex<std::collections::HashMap<(String, String), Option<Credentials>>>;
@@ -289,8 +290,18 @@ impl CredentialStore {
     }
 }
 
+/// Without feature `credential-helpers` no program is ever run: a file that names a helper
+/// for the registry is an error, never silently anonymous access.
+#[cfg(not(feature = "credential-helpers"))]
+fn run_helper(name: &str, _registry: &str) -> Result<Option<Credentials>, String> {
+    Err(format!(
+        "credential helper docker-credential-{name} is configured, but this build runs no helpers (feature credential-helpers)"
+    ))
+}
+
 /// Runs `docker-credential-<name> get` with the server on stdin (the docker protocol),
 /// within [`HELPER_TIMEOUT`]. "Not found" answers are `None`.
+#[cfg(feature = "credential-helpers")]
 fn run_helper(name: &str, registry: &str) -> Result<Option<Credentials>, String> {
     use std::io::{Read as _, Write as _};
     use std::process::{Command, Stdio};
