@@ -143,6 +143,9 @@ pub(crate) struct ValidateArgs {
     /// Validate with the exactRepository signedIdentity instead of matchRepoDigestOrExact.
     #[arg(long, default_value = "")]
     pub(crate) exact_repository: String,
+    /// Write a JSON report of every line and platform (schema: docs/report.md).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) report: Option<PathBuf>,
 }
 
 /// `--timeout`: `None` when the budget is unlimited (`0`).

@@ -12,6 +12,7 @@ use hangar_imagelist::{Entry, EntryKind, Overrides};
 use hangar_reference::Reference;
 use hangar_registry::{Client, Config, CredentialStore, Deadline, TlsVerify, registries_conf};
 use hangar_validate::PlatformFilter;
+use serde_json::{Value, json};
 
 use crate::{ListArgs, log};
 
@@ -41,6 +42,8 @@ pub(crate) struct ListSetup {
     jobs: usize,
     timeout: Option<Duration>,
     failed: PathBuf,
+    /// `--report FILE`, for commands that write one.
+    pub(crate) report: Option<PathBuf>,
 }
 
 pub(crate) fn tls_verify(flag: Option<bool>) -> TlsVerify {
@@ -107,14 +110,31 @@ pub(crate) fn prepare(args: &ListArgs) -> Result<ListSetup> {
         jobs,
         timeout: args.timeout.0,
         failed: args.failed.clone(),
+        report: None,
     })
+}
+
+/// How one line ended, with the details a `--report` shows (a JSON object: `verdict`,
+/// `reason`, `platforms`; `Null` when the command writes no report).
+pub(crate) struct LineResult {
+    pub(crate) verdict: LineVerdict,
+    pub(crate) detail: Value,
+}
+
+impl LineResult {
+    fn failed(kind: &str, reason: &str) -> LineResult {
+        LineResult {
+            verdict: LineVerdict::Failed,
+            detail: json!({"verdict": kind, "reason": reason}),
+        }
+    }
 }
 
 /// Runs `line` for every image of the list on a pool of `--jobs` threads, then reports.
 /// `line` gets the `IMG:n` id, the reference and the line's deadline, and logs its result.
 pub(crate) fn run<F>(setup: &ListSetup, labels: &Labels, line: F) -> ExitCode
 where
-    F: Fn(usize, &Reference, Deadline) -> LineVerdict + Sync,
+    F: Fn(usize, &Reference, Deadline) -> LineResult + Sync,
 {
     let cancelled = Arc::new(AtomicBool::new(false));
     {
@@ -124,20 +144,21 @@ where
         }
     }
     let started = Instant::now();
-    let verdicts = run_lines(setup, labels, &cancelled, &line);
-    finish(setup, labels, &verdicts, started.elapsed())
+    let results = run_lines(setup, labels, &cancelled, started, &line);
+    finish(setup, labels, &results, started.elapsed())
 }
 
 fn run_lines<F>(
     setup: &ListSetup,
     labels: &Labels,
     cancelled: &AtomicBool,
+    started: Instant,
     line: &F,
-) -> Vec<LineVerdict>
+) -> Vec<LineResult>
 where
-    F: Fn(usize, &Reference, Deadline) -> LineVerdict + Sync,
+    F: Fn(usize, &Reference, Deadline) -> LineResult + Sync,
 {
-    let mut verdicts: Vec<Option<LineVerdict>> = vec![None; setup.entries.len()];
+    let mut results: Vec<Option<LineResult>> = setup.entries.iter().map(|_| None).collect();
     let mut work: Vec<(usize, usize, &Reference)> = Vec::new();
     for (i, entry) in setup.entries.iter().enumerate() {
         match &entry.kind {
@@ -146,17 +167,21 @@ where
                     Some(entry.id),
                     &format!("Ignore image list line {:?}: invalid format", entry.line),
                 );
-                verdicts[i] = Some(LineVerdict::Skipped);
+                results[i] = Some(LineResult {
+                    verdict: LineVerdict::Skipped,
+                    detail: json!({"verdict": "skipped", "reason": "invalid format (a SOURCE DEST TAG mirror line)"}),
+                });
             }
             EntryKind::Invalid(e) => {
+                let reason = format!("{e}: {}", e.source);
                 log::error(
                     None,
                     &format!(
-                        "error occurred on [IMG: {}] [{}]: {}: {}",
-                        entry.id, entry.line, e, e.source
+                        "error occurred on [IMG: {}] [{}]: {reason}",
+                        entry.id, entry.line
                     ),
                 );
-                verdicts[i] = Some(LineVerdict::Failed);
+                results[i] = Some(LineResult::failed("error", &reason));
             }
             EntryKind::Image(r) => work.push((i, entry.id, r)),
         }
@@ -168,13 +193,10 @@ where
         Ok(p) => p,
         Err(e) => {
             log::fatal(&format!("cannot start {} worker threads: {e}", setup.jobs));
-            return verdicts
-                .into_iter()
-                .map(|v| v.unwrap_or(LineVerdict::Failed))
-                .collect();
+            return complete(results, "no worker threads");
         }
     };
-    let (tx, rx) = mpsc::channel::<(usize, LineVerdict)>();
+    let (tx, rx) = mpsc::channel::<(usize, LineResult)>();
     let pending = work.len();
     let timeout = setup.timeout;
     std::thread::scope(|s| {
@@ -183,16 +205,16 @@ where
                 for (i, id, image) in work {
                     let tx = tx.clone();
                     scope.spawn_fifo(move |_| {
-                        let verdict = if cancelled.load(Ordering::SeqCst) {
-                            LineVerdict::Failed
+                        let result = if cancelled.load(Ordering::SeqCst) {
+                            LineResult::failed("error", "interrupted before it started")
                         } else {
                             log::set_current_image(Some(id));
-                            let v =
+                            let r =
                                 line(id, image, timeout.map_or(Deadline::none(), Deadline::after));
                             log::set_current_image(None);
-                            v
+                            r
                         };
-                        let _ = tx.send((i, verdict));
+                        let _ = tx.send((i, result));
                     });
                 }
             });
@@ -201,30 +223,40 @@ where
         let mut received = 0;
         while received < pending {
             match rx.recv_timeout(Duration::from_millis(100)) {
-                Ok((i, v)) => {
-                    verdicts[i] = Some(v);
+                Ok((i, r)) => {
+                    results[i] = Some(r);
                     received += 1;
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) if cancelled.load(Ordering::SeqCst) => {
-                    interrupted(setup, labels, std::mem::take(&mut verdicts));
+                    interrupted(setup, labels, std::mem::take(&mut results), started);
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
         }
     });
-    verdicts
+    complete(results, "no result")
+}
+
+/// Every line gets a result: one that never finished has failed.
+fn complete(results: Vec<Option<LineResult>>, why: &str) -> Vec<LineResult> {
+    results
         .into_iter()
-        .map(|v| v.unwrap_or(LineVerdict::Failed))
+        .map(|r| r.unwrap_or_else(|| LineResult::failed("error", why)))
         .collect()
 }
 
-/// Ctrl-C: every unfinished line fails, the failed file is written, and the process ends
-/// without waiting for requests in flight.
-fn interrupted(setup: &ListSetup, labels: &Labels, verdicts: Vec<Option<LineVerdict>>) -> ! {
+/// Ctrl-C: every unfinished line fails, the failed file (and report) are written, and the
+/// process ends without waiting for requests in flight.
+fn interrupted(
+    setup: &ListSetup,
+    labels: &Labels,
+    results: Vec<Option<LineResult>>,
+    started: Instant,
+) -> ! {
     log::warn(None, "Interrupted: recording unfinished images as failed");
-    for (entry, v) in setup.entries.iter().zip(&verdicts) {
-        if v.is_none() {
+    for (entry, r) in setup.entries.iter().zip(&results) {
+        if r.is_none() {
             log::error(
                 None,
                 &format!(
@@ -234,10 +266,8 @@ fn interrupted(setup: &ListSetup, labels: &Labels, verdicts: Vec<Option<LineVerd
             );
         }
     }
-    let all: Vec<LineVerdict> = verdicts
-        .into_iter()
-        .map(|v| v.unwrap_or(LineVerdict::Failed))
-        .collect();
+    let all = complete(results, "interrupted before it finished");
+    write_report(setup, &all, started.elapsed());
     report_failed(setup, labels, &all);
     std::process::exit(1);
 }
@@ -245,10 +275,10 @@ fn interrupted(setup: &ListSetup, labels: &Labels, verdicts: Vec<Option<LineVerd
 fn finish(
     setup: &ListSetup,
     labels: &Labels,
-    verdicts: &[LineVerdict],
+    results: &[LineResult],
     elapsed: Duration,
 ) -> ExitCode {
-    let count = |v: LineVerdict| verdicts.iter().filter(|x| **x == v).count();
+    let count = |v: LineVerdict| results.iter().filter(|r| r.verdict == v).count();
     let (passed, failed, skipped) = (
         count(LineVerdict::Passed),
         count(LineVerdict::Failed),
@@ -265,23 +295,67 @@ fn finish(
             setup.client.token_request_count(),
         ),
     );
+    write_report(setup, results, elapsed);
     if failed == 0 {
         log::info(None, "Done");
         return ExitCode::SUCCESS;
     }
-    report_failed(setup, labels, verdicts);
+    report_failed(setup, labels, results);
     ExitCode::from(1)
 }
 
+/// `--report FILE`: every line of the list exactly once, in list order (schema in
+/// docs/report.md), written atomically.
+fn write_report(setup: &ListSetup, results: &[LineResult], elapsed: Duration) {
+    let Some(path) = &setup.report else { return };
+    let count = |v: &str| results.iter().filter(|r| r.detail["verdict"] == v).count();
+    let lines: Vec<Value> = setup
+        .entries
+        .iter()
+        .zip(results)
+        .map(|(e, r)| {
+            let mut o = json!({"id": e.id, "line_number": e.line_number, "line": e.line});
+            if let EntryKind::Image(reference) = &e.kind {
+                o["reference"] = json!(reference.to_string());
+            }
+            if let (Some(obj), Some(detail)) = (o.as_object_mut(), r.detail.as_object()) {
+                obj.extend(detail.clone());
+            }
+            o
+        })
+        .collect();
+    let report = json!({
+        "schema": "hangar.validate.report/v1",
+        "summary": {
+            "lines": results.len(),
+            "passed": count("passed"),
+            "unsigned": count("unsigned"),
+            "invalid": count("invalid"),
+            "error": count("error"),
+            "skipped": count("skipped"),
+            "elapsed_seconds": elapsed.as_secs_f64(),
+        },
+        "lines": lines,
+    });
+    let text = serde_json::to_string_pretty(&report).unwrap_or_default() + "\n";
+    match write_atomically(path, text.as_bytes()) {
+        Ok(()) => log::info(
+            None,
+            &format!("Report written to {:?}", path.display().to_string()),
+        ),
+        Err(e) => log::error(None, &format!("writing report {}: {e:#}", path.display())),
+    }
+}
+
 /// Lists the failed lines and writes them to the failed file.
-fn report_failed(setup: &ListSetup, labels: &Labels, verdicts: &[LineVerdict]) {
+fn report_failed(setup: &ListSetup, labels: &Labels, results: &[LineResult]) {
     log::error(None, labels.failed_title);
-    for (e, v) in setup.entries.iter().zip(verdicts) {
-        if *v == LineVerdict::Failed {
+    for (e, r) in setup.entries.iter().zip(results) {
+        if r.verdict == LineVerdict::Failed {
             log::error(None, &e.line);
         }
     }
-    match write_failed(&setup.failed, &setup.entries, verdicts) {
+    match write_failed(&setup.failed, &setup.entries, results) {
         Ok(()) => log::error(
             None,
             &format!(
@@ -299,22 +373,26 @@ fn report_failed(setup: &ListSetup, labels: &Labels, verdicts: &[LineVerdict]) {
     }
 }
 
-/// Writes the failed lines, as written in the list and in list order, atomically
-/// (temporary file, then rename).
-fn write_failed(path: &Path, entries: &[Entry], verdicts: &[LineVerdict]) -> Result<()> {
+/// Writes the failed lines, as written in the list and in list order, atomically.
+fn write_failed(path: &Path, entries: &[Entry], results: &[LineResult]) -> Result<()> {
     let mut text = String::new();
-    for (e, v) in entries.iter().zip(verdicts) {
-        if *v == LineVerdict::Failed {
+    for (e, r) in entries.iter().zip(results) {
+        if r.verdict == LineVerdict::Failed {
             text.push_str(&e.line);
             text.push('\n');
         }
     }
+    write_atomically(path, text.as_bytes())
+}
+
+/// Writes a temporary file next to `path`, then renames it over `path`.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "failed".into());
+        .unwrap_or_else(|| "out".into());
     let tmp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path)
         .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
     Ok(())

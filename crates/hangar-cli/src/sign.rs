@@ -9,7 +9,7 @@ use hangar_registry::Deadline;
 use hangar_sign::{SignOutcome, Signer, Verdict};
 use hangar_signature::PrivateKey;
 
-use crate::runner::{self, Labels, LineVerdict};
+use crate::runner::{self, Labels, LineResult, LineVerdict};
 use crate::{EXIT_SETUP, SignArgs, keys, log};
 
 const LABELS: Labels = Labels {
@@ -44,7 +44,7 @@ fn prepare(args: &SignArgs) -> Result<(runner::ListSetup, PrivateKey)> {
     Ok((runner::prepare(&args.list)?, key))
 }
 
-fn sign_line(signer: &Signer<'_>, id: usize, image: &Reference, deadline: Deadline) -> LineVerdict {
+fn sign_line(signer: &Signer<'_>, id: usize, image: &Reference, deadline: Deadline) -> LineResult {
     let result = signer.sign(image, deadline);
     for p in &result.platforms {
         let what = match &p.outcome {
@@ -57,7 +57,7 @@ fn sign_line(signer: &Signer<'_>, id: usize, image: &Reference, deadline: Deadli
             &format!("{} [{}]: {what}", p.platform, p.reference),
         );
     }
-    match result.verdict {
+    let verdict = match result.verdict {
         Verdict::Signed => {
             log::info(Some(id), &format!("Signed image [{image}]"));
             LineVerdict::Passed
@@ -82,5 +82,9 @@ fn sign_line(signer: &Signer<'_>, id: usize, image: &Reference, deadline: Deadli
             );
             LineVerdict::Failed
         }
+    };
+    LineResult {
+        verdict,
+        detail: serde_json::Value::Null,
     }
 }

@@ -7,9 +7,10 @@ use hangar_policy::SignedIdentity;
 use hangar_reference::Reference;
 use hangar_registry::Deadline;
 use hangar_signature::PublicKey;
-use hangar_validate::{Validator, Verdict};
+use hangar_validate::{ImageResult, RejectionKind, Validator, Verdict};
+use serde_json::{Value, json};
 
-use crate::runner::{self, Labels, LineVerdict};
+use crate::runner::{self, Labels, LineResult, LineVerdict};
 use crate::{EXIT_SETUP, ValidateArgs, log};
 
 const LABELS: Labels = Labels {
@@ -51,7 +52,39 @@ fn prepare(args: &ValidateArgs) -> Result<(runner::ListSetup, Vec<PublicKey>, Si
         SignedIdentity::exact_repository(&args.exact_repository)
             .with_context(|| format!("--exact-repository {:?}", args.exact_repository))?
     };
-    Ok((runner::prepare(&args.list)?, keys, identity))
+    let mut setup = runner::prepare(&args.list)?;
+    setup.report = args.report.clone();
+    Ok((setup, keys, identity))
+}
+
+/// The report's view of one line: its verdict (passed, unsigned, invalid, error, skipped),
+/// reason and every platform image with its digest, verdict and accepted identity and key.
+fn detail(result: &ImageResult) -> Value {
+    let platforms: Vec<Value> = result
+        .platforms
+        .iter()
+        .map(|p| {
+            let mut o = json!({"platform": p.platform.to_string(), "reference": p.reference.to_string(), "digest": p.digest.to_string()});
+            match &p.outcome {
+                Ok(a) => o.as_object_mut().map(|m| m.extend([("verdict".into(), json!("passed")), ("identity".into(), json!(a.identity)), ("key".into(), json!(a.key_fingerprint))])),
+                Err(r) => o.as_object_mut().map(|m| m.extend([("verdict".into(), json!(r.kind.as_str())), ("reason".into(), json!(r.reason))])),
+            };
+            o
+        })
+        .collect();
+    let verdict = match result.verdict {
+        Verdict::Passed => "passed",
+        Verdict::Skipped => "skipped",
+        // A failure before any platform was checked is a registry or manifest error.
+        Verdict::Failed => result
+            .platforms
+            .iter()
+            .filter_map(|p| p.outcome.as_ref().err().map(|r| r.kind))
+            .max()
+            .unwrap_or(RejectionKind::Error)
+            .as_str(),
+    };
+    json!({"verdict": verdict, "reason": result.reason, "platforms": platforms})
 }
 
 fn validate_line(
@@ -59,8 +92,9 @@ fn validate_line(
     id: usize,
     image: &Reference,
     deadline: Deadline,
-) -> LineVerdict {
+) -> LineResult {
     let result = validator.validate(image, deadline);
+    let detail = detail(&result);
     for p in &result.platforms {
         match &p.outcome {
             Ok(a) => log::debug(
@@ -76,7 +110,7 @@ fn validate_line(
             Err(r) => log::debug(Some(id), &format!("{} [{}]: {r}", p.platform, p.reference)),
         }
     }
-    match result.verdict {
+    let verdict = match result.verdict {
         Verdict::Passed => {
             log::info(Some(id), &format!("PASS: [{image}]"));
             LineVerdict::Passed
@@ -99,5 +133,6 @@ fn validate_line(
             );
             LineVerdict::Failed
         }
-    }
+    };
+    LineResult { verdict, detail }
 }

@@ -71,6 +71,54 @@ pub struct Accepted {
     pub key_fingerprint: String,
 }
 
+/// What kind of failure a rejection is: for reports that tell "nobody signed this" from
+/// "a signature is wrong" from "we could not check".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum RejectionKind {
+    /// No signature at all.
+    Unsigned,
+    /// Signatures exist, but none is acceptable (wrong key, digest, identity, format).
+    Invalid,
+    /// The registry could not be read (network, HTTP status, limits, digests of transport).
+    Error,
+}
+
+impl RejectionKind {
+    /// `unsigned`, `invalid` or `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectionKind::Unsigned => "unsigned",
+            RejectionKind::Invalid => "invalid",
+            RejectionKind::Error => "error",
+        }
+    }
+}
+
+/// Why a platform image has no acceptable signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The kind of failure.
+    pub kind: RejectionKind,
+    /// containers/image's message.
+    pub reason: String,
+}
+
+impl Rejection {
+    fn new(kind: RejectionKind, reason: impl Into<String>) -> Rejection {
+        Rejection {
+            kind,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
 /// The result for one platform image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlatformResult {
@@ -81,7 +129,7 @@ pub struct PlatformResult {
     /// The platform manifest's digest.
     pub digest: Digest,
     /// The accepted signature, or why none was.
-    pub outcome: Result<Accepted, String>,
+    pub outcome: Result<Accepted, Rejection>,
 }
 
 /// The result for one image.
@@ -286,39 +334,57 @@ impl<'a> Validator<'a> {
         digest: &Digest,
         intended: &Reference,
         deadline: Deadline,
-    ) -> Result<Accepted, String> {
+    ) -> Result<Accepted, Rejection> {
+        use RejectionKind::{Error, Invalid, Unsigned};
         let tag = digest.signature_tag();
-        let sig_ref = repository.with_tag(&tag).map_err(|e| e.to_string())?;
+        let sig_ref = repository
+            .with_tag(&tag)
+            .map_err(|e| Rejection::new(Error, e.to_string()))?;
         let sig_manifest = match self.client.get_manifest(&sig_ref, deadline) {
             Ok(m) => m,
-            Err(RegistryError::NotFound { .. }) => return Err(NO_SIGNATURE.to_owned()),
-            Err(e) => return Err(format!("fetching signatures: {e}")),
+            Err(RegistryError::NotFound { .. }) => {
+                return Err(Rejection::new(Unsigned, NO_SIGNATURE));
+            }
+            Err(e) => return Err(Rejection::new(Error, format!("fetching signatures: {e}"))),
         };
         if sig_manifest.media_type != media_type::OCI_MANIFEST {
-            return Err(format!(
+            let reason = format!(
                 "unexpected MIME type for sigstore attachment manifest {tag}: {:?}",
                 sig_manifest.media_type
-            ));
+            );
+            return Err(Rejection::new(Invalid, reason));
         }
         let attachment = oci_spec::image::ImageManifest::from_reader(sig_manifest.bytes.as_slice())
-            .map_err(|e| format!("invalid sigstore attachment manifest {tag}: {e}"))?;
-        let mut reasons = Vec::new();
+            .map_err(|e| {
+                Rejection::new(
+                    Invalid,
+                    format!("invalid sigstore attachment manifest {tag}: {e}"),
+                )
+            })?;
+        let mut rejections = Vec::new();
         for layer in attachment.layers() {
             if layer.media_type().to_string() != SIMPLE_SIGNING_MEDIA_TYPE {
                 continue;
             }
             match self.check_signature(repository, layer, digest, intended, deadline) {
                 Ok(a) => return Ok(a),
-                Err(r) => reasons.push(r),
+                Err(r) => rejections.push(r),
             }
         }
-        match reasons.len() {
-            0 => Err(NO_SIGNATURE.to_owned()),
-            1 => Err(reasons.remove(0)),
-            _ => Err(format!(
-                "None of the signatures were accepted, reasons: {}",
-                reasons.join("; ")
-            )),
+        match rejections.len() {
+            0 => Err(Rejection::new(Unsigned, NO_SIGNATURE)),
+            1 => Err(rejections.remove(0)),
+            _ => {
+                let kind = rejections.iter().map(|r| r.kind).max().unwrap_or(Invalid);
+                let reasons: Vec<&str> = rejections.iter().map(|r| r.reason.as_str()).collect();
+                Err(Rejection::new(
+                    kind,
+                    format!(
+                        "None of the signatures were accepted, reasons: {}",
+                        reasons.join("; ")
+                    ),
+                ))
+            }
         }
     }
 
@@ -329,39 +395,46 @@ impl<'a> Validator<'a> {
         digest: &Digest,
         intended: &Reference,
         deadline: Deadline,
-    ) -> Result<Accepted, String> {
+    ) -> Result<Accepted, Rejection> {
+        use RejectionKind::{Error, Invalid};
         let annotation = layer
             .annotations()
             .as_ref()
             .and_then(|a| a.get(SIGNATURE_ANNOTATION));
         if layer.size() > SIGNATURE_SIZE_LIMIT {
-            return Err(format!(
+            let reason = format!(
                 "signature payload of {} bytes exceeds the {SIGNATURE_SIZE_LIMIT}-byte limit",
                 layer.size()
-            ));
+            );
+            return Err(Rejection::new(Invalid, reason));
         }
-        let blob_digest = layer
-            .digest()
-            .to_string()
-            .parse::<Digest>()
-            .map_err(|e| format!("invalid signature layer digest: {e}"))?;
+        let blob_digest =
+            layer.digest().to_string().parse::<Digest>().map_err(|e| {
+                Rejection::new(Invalid, format!("invalid signature layer digest: {e}"))
+            })?;
         let payload = self
             .client
             .get_blob(repository, &blob_digest, SIGNATURE_SIZE_LIMIT, deadline)
-            .map_err(|e| format!("fetching signature payload: {e}"))?;
+            .map_err(|e| Rejection::new(Error, format!("fetching signature payload: {e}")))?;
         let verified = verify(self.keys, &payload, annotation.map(String::as_str))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Rejection::new(Invalid, e.to_string()))?;
         let claimed = verified.payload();
         if claimed.docker_manifest_digest != *digest {
-            return Err(format!(
-                "Signature for digest {} does not match",
-                claimed.docker_manifest_digest
+            return Err(Rejection::new(
+                Invalid,
+                format!(
+                    "Signature for digest {} does not match",
+                    claimed.docker_manifest_digest
+                ),
             ));
         }
         if !self.identity.matches(intended, &claimed.docker_reference) {
-            return Err(format!(
-                "Signature for identity {} is not accepted",
-                claimed.docker_reference
+            return Err(Rejection::new(
+                Invalid,
+                format!(
+                    "Signature for identity {} is not accepted",
+                    claimed.docker_reference
+                ),
             ));
         }
         Ok(Accepted {
@@ -388,7 +461,7 @@ fn summarize(image: &Reference, platforms: Vec<PlatformResult>) -> ImageResult {
             Err(r) if p.reference != *image => {
                 Some(format!("{} [{}]: {r}", p.platform, p.reference))
             }
-            Err(r) => Some(r.clone()),
+            Err(r) => Some(r.reason.clone()),
         })
         .collect();
     ImageResult {

@@ -350,3 +350,90 @@ fn tls_verification_is_the_default_and_plain_http_needs_tls_verify_false() {
     let run = validate(&format!("{SINGLE}\n"), &[]);
     assert_eq!(run.code, 0, "{}", run.all());
 }
+
+#[test]
+fn report_lists_every_line_once_with_platform_verdicts() {
+    let _fx = fixture();
+    let port = free_port().expect("port");
+    let list = format!(
+        "{SINGLE}\n127.0.0.1:5000/fixtures/unsigned:v1\n127.0.0.1:5000/fixtures/wrongkey:v1\n127.0.0.1:{port}/down/image:v1\nsrc.io/a dst.io/a v1\nBAD/Line\n127.0.0.1:5000/fixtures/multi:v1\n"
+    );
+    let dir = TempDir::new("report").expect("tmp");
+    std::fs::write(dir.path().join("list.txt"), &list).expect("write");
+    let key = key_arg();
+    let run = run_in(
+        dir.path(),
+        &[
+            "sign",
+            "validate",
+            "-f",
+            "list.txt",
+            "-p",
+            &key,
+            "--tls-verify=false",
+            "--report",
+            "report.json",
+            "-j",
+            "3",
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.all());
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).expect("report"))
+            .expect("JSON");
+    assert_eq!(report["schema"], "hangar.validate.report/v1");
+    let lines = report["lines"].as_array().expect("lines");
+    let got: Vec<(u64, &str, &str)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["id"].as_u64().expect("id"),
+                l["line"].as_str().expect("line"),
+                l["verdict"].as_str().expect("verdict"),
+            )
+        })
+        .collect();
+    let want_lines: Vec<&str> = list.lines().collect();
+    let want = [
+        (1, want_lines[0], "passed"),
+        (2, want_lines[1], "unsigned"),
+        (3, want_lines[2], "invalid"),
+        (4, want_lines[3], "error"),
+        (5, want_lines[4], "skipped"),
+        (6, want_lines[5], "error"),
+        (7, want_lines[6], "passed"),
+    ];
+    assert_eq!(got, want);
+    let summary = &report["summary"];
+    for (k, n) in [
+        ("lines", 7),
+        ("passed", 2),
+        ("unsigned", 1),
+        ("invalid", 1),
+        ("error", 2),
+        ("skipped", 1),
+    ] {
+        assert_eq!(summary[k], n, "summary {k}");
+    }
+    let multi = &lines[6]["platforms"];
+    assert_eq!(multi.as_array().map(Vec::len), Some(2));
+    for p in multi.as_array().expect("platforms") {
+        assert_eq!(p["verdict"], "passed");
+        assert_eq!(p["identity"], "127.0.0.1:5000/fixtures/multi:v1");
+        assert_eq!(
+            p["key"],
+            "173a6033efae9da710369b1079885236e8ef252b387ad98939a43a6ccfa624bd"
+        );
+        assert!(
+            p["digest"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("sha256:"))
+        );
+    }
+    assert_eq!(
+        lines[2]["platforms"][0]["reason"],
+        "cryptographic signature verification failed: invalid signature when validating ASN.1 encoded signature"
+    );
+    assert_eq!(lines[0]["reference"], SINGLE);
+    assert!(lines[5].get("reference").is_none());
+}
