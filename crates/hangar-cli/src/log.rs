@@ -85,7 +85,14 @@ pub(crate) fn log(level: Level, img: Option<usize>, msg: &str) {
     if let Some(n) = img {
         let _ = write!(line, "[IMG:{n}] ");
     }
-    line.push_str(msg);
+    // Image lists and registries are untrusted: control characters never reach the terminal.
+    for c in msg.chars() {
+        if c.is_control() {
+            let _ = write!(line, "\\u{{{:x}}}", c as u32);
+        } else {
+            line.push(c);
+        }
+    }
     line.push('\n');
     if to_stderr {
         let _ = std::io::stderr().lock().write_all(line.as_bytes());

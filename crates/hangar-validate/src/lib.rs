@@ -376,7 +376,25 @@ impl<'a> Validator<'a> {
             1 => Err(rejections.remove(0)),
             _ => {
                 let kind = rejections.iter().map(|r| r.kind).max().unwrap_or(Invalid);
-                let reasons: Vec<&str> = rejections.iter().map(|r| r.reason.as_str()).collect();
+                // Identical reasons are told once with a count: a hostile attachment with
+                // thousands of layers must not produce a megabyte of log.
+                let mut counted: Vec<(&str, usize)> = Vec::new();
+                for r in &rejections {
+                    match counted.iter_mut().find(|(text, _)| *text == r.reason) {
+                        Some((_, n)) => *n += 1,
+                        None => counted.push((&r.reason, 1)),
+                    }
+                }
+                let reasons: Vec<String> = counted
+                    .iter()
+                    .map(|(t, n)| {
+                        if *n == 1 {
+                            (*t).to_owned()
+                        } else {
+                            format!("{t} ({n} times)")
+                        }
+                    })
+                    .collect();
                 Err(Rejection::new(
                     kind,
                     format!(
@@ -401,6 +419,14 @@ impl<'a> Validator<'a> {
             .annotations()
             .as_ref()
             .and_then(|a| a.get(SIGNATURE_ANNOTATION));
+        // containers/image's order: a layer without the annotation is refused before its
+        // payload is even fetched.
+        if annotation.is_none() {
+            return Err(Rejection::new(
+                Invalid,
+                hangar_signature::SignatureError::MissingAnnotation.to_string(),
+            ));
+        }
         if layer.size() > SIGNATURE_SIZE_LIMIT {
             let reason = format!(
                 "signature payload of {} bytes exceeds the {SIGNATURE_SIZE_LIMIT}-byte limit",

@@ -1,5 +1,6 @@
 //! Integration tests of the `hangar` binary against real `docker-registry` processes.
 
+mod adversarial;
 mod auth;
 mod cli;
 mod oracle;
@@ -8,7 +9,7 @@ mod signing;
 mod tls;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -84,23 +85,46 @@ pub(crate) fn spawn_in(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> std:
 
 /// Waits (at most 120 s) for a `hangar` started in `dir` and collects its output.
 pub(crate) fn wait_run(dir: &Path, mut child: std::process::Child, args: &[&str]) -> Run {
+    // Drain both pipes while waiting: a chatty run must not block on a full pipe.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut out);
+            }
+            out
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
     let start = std::time::Instant::now();
-    while child.try_wait().expect("wait").is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
         if start.elapsed() > Duration::from_secs(120) {
             let _ = child.kill();
             panic!("hangar {args:?} did not finish in 120 s");
         }
         std::thread::sleep(Duration::from_millis(10));
-    }
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = child.wait_with_output().expect("output");
+    };
+    let text = |h: std::thread::JoinHandle<Vec<u8>>| {
+        String::from_utf8_lossy(&h.join().unwrap_or_default()).into_owned()
+    };
     Run {
         code: status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        stdout: text(stdout),
+        stderr: text(stderr),
         failed: std::fs::read_to_string(dir.join("failed.txt")).ok(),
     }
 }

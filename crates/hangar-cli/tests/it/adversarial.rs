@@ -1,0 +1,231 @@
+//! Hostile registries and input: every case is rejected with its message, nothing panics,
+//! nothing hangs, no line is lost.
+
+use std::sync::Arc;
+
+use hangar_testkit::proxy::{Action, Proxy};
+use hangar_testkit::{HttpResponse, Registry, TempDir, free_port};
+use serde_json::Value;
+
+use crate::{Run, lab_pub, spawn_in, wait_run};
+
+const SIG_AMD64: &str =
+    "sha256-9d787d7bfc4d7b2f3d15e7a1e31329166fc3adbc938a52590056b8b3cc8e6ac4.sig";
+
+/// The fixture registry behind a proxy that rewrites responses whose path contains `needle`.
+fn hostile(
+    needle: &'static str,
+    edit: impl Fn(&mut HttpResponse) + Send + Sync + 'static,
+) -> (Registry, Proxy) {
+    let addr = format!("127.0.0.1:{}", free_port().expect("port"));
+    let registry = Registry::start_fixture(&addr).unwrap_or_else(|e| panic!("{e}"));
+    let edit: Arc<dyn Fn(&mut HttpResponse) + Send + Sync> =
+        Arc::new(move |r: &mut HttpResponse| {
+            // The body changes: drop the digest header so only our own checks speak.
+            r.headers.retain(|(k, _)| k != "docker-content-digest");
+            edit(r);
+        });
+    let proxy = Proxy::start(registry.addr(), move |req| {
+        if req.path.contains(needle) {
+            Action::ForwardEdited(Arc::clone(&edit))
+        } else {
+            Action::Forward
+        }
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    (registry, proxy)
+}
+
+fn edit_json(r: &mut HttpResponse, f: impl Fn(&mut Value)) {
+    let mut v: Value = serde_json::from_slice(&r.body).expect("JSON body");
+    f(&mut v);
+    r.body = serde_json::to_vec(&v).expect("JSON");
+}
+
+/// Validates `image` (a path under the proxy) with the lab key and `exactRepository`.
+fn validate(proxy: &Proxy, image: &str, repo: &str) -> Run {
+    let dir = TempDir::new("hostile").expect("tmp");
+    std::fs::write(
+        dir.path().join("list.txt"),
+        format!("{}/{image}\n", proxy.addr()),
+    )
+    .expect("write");
+    let key = lab_pub();
+    let exact = format!("127.0.0.1:5000/{repo}");
+    let args = [
+        "sign",
+        "validate",
+        "-f",
+        "list.txt",
+        "-p",
+        key.to_str().expect("utf-8"),
+        "--tls-verify=false",
+        "--exact-repository",
+        &exact,
+        "--arch",
+        "",
+        "--timeout",
+        "60s",
+    ];
+    let run = wait_run(dir.path(), spawn_in(dir.path(), &args, &[]), &args);
+    assert!(!run.all().contains("panicked"), "{}", run.all());
+    run
+}
+
+#[track_caller]
+fn assert_rejected(run: &Run, message: &str) {
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains(message),
+        "want {message:?} in:\n{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn attachment_of_the_wrong_media_type() {
+    let (_r, p) = hostile(SIG_AMD64, |r| {
+        r.headers.retain(|(k, _)| k != "content-type");
+        r.headers.push((
+            "Content-Type".into(),
+            "application/vnd.docker.distribution.manifest.v2+json".into(),
+        ));
+    });
+    let run = validate(&p, "fixtures/single:v1", "fixtures/single");
+    assert_rejected(
+        &run,
+        &format!(
+            "unexpected MIME type for sigstore attachment manifest {SIG_AMD64}: \"application/vnd.docker.distribution.manifest.v2+json\""
+        ),
+    );
+}
+
+#[test]
+fn annotation_missing_or_not_base64() {
+    let (_r, p) = hostile(SIG_AMD64, |r| {
+        edit_json(r, |v| v["layers"][0]["annotations"] = serde_json::json!({}))
+    });
+    assert_rejected(
+        &validate(&p, "fixtures/single:v1", "fixtures/single"),
+        "missing dev.cosignproject.cosign/signature annotation",
+    );
+    let (_r, p) = hostile(SIG_AMD64, |r| {
+        edit_json(r, |v| {
+            v["layers"][0]["annotations"]["dev.cosignproject.cosign/signature"] =
+                "not*base64".into()
+        })
+    });
+    assert_rejected(
+        &validate(&p, "fixtures/single:v1", "fixtures/single"),
+        "base64 decoding:",
+    );
+}
+
+#[test]
+fn edited_annotation_is_a_bad_signature() {
+    let (_r, p) = hostile(SIG_AMD64, |r| {
+        edit_json(r, |v| {
+            let sig = v["layers"][0]["annotations"]["dev.cosignproject.cosign/signature"]
+                .as_str()
+                .expect("sig")
+                .to_owned();
+            // One character changed in the middle: still base64, no longer the signature.
+            let mut chars: Vec<char> = sig.chars().collect();
+            chars[10] = if chars[10] == 'A' { 'B' } else { 'A' };
+            let edited: String = chars.into_iter().collect();
+            v["layers"][0]["annotations"]["dev.cosignproject.cosign/signature"] = edited.into();
+        })
+    });
+    assert_rejected(
+        &validate(&p, "fixtures/single:v1", "fixtures/single"),
+        "cryptographic signature verification failed",
+    );
+}
+
+#[test]
+fn thousands_of_layers_and_entries_stay_bounded() {
+    // 3000 signature layers without annotations: each refused without a fetch.
+    let (_r, p) = hostile(SIG_AMD64, |r| {
+        edit_json(r, |v| {
+            let mut layer = v["layers"][0].clone();
+            layer["annotations"] = serde_json::json!({});
+            v["layers"] = Value::Array(vec![layer; 3000]);
+        })
+    });
+    assert_rejected(
+        &validate(&p, "fixtures/single:v1", "fixtures/single"),
+        "None of the signatures were accepted, reasons: missing dev.cosignproject.cosign/signature annotation (3000 times)",
+    );
+    // An index of 5000 attestation-like entries: nothing selected, skipped.
+    let (_r, p) = hostile("/manifests/v1", |r| {
+        edit_json(r, |v| {
+            let mut entry = v["manifests"][0].clone();
+            entry["platform"] = serde_json::json!({"architecture": "unknown", "os": "unknown"});
+            v["manifests"] = Value::Array(vec![entry; 5000]);
+        })
+    });
+    let run = validate(&p, "fixtures/multi:v1", "fixtures/multi");
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("no available image for specified arch and os"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn an_index_pointing_at_itself_is_not_followed() {
+    let (_r, p) = hostile("/manifests/v1", |r| {
+        edit_json(r, |v| {
+            // The entry names a digest no manifest has (an index cannot contain its own
+            // digest); it must be judged as a platform image, not fetched as an index.
+            v["manifests"] = serde_json::json!([{"mediaType": "application/vnd.oci.image.index.v1+json",
+                "digest": format!("sha256:{}", "ab".repeat(32)), "size": 1, "platform": {"architecture": "amd64", "os": "linux"}}]);
+        })
+    });
+    assert_rejected(
+        &validate(&p, "fixtures/multi:v1", "fixtures/multi"),
+        "A signature was required, but no signature exists",
+    );
+}
+
+#[test]
+fn a_hundred_thousand_bad_lines_and_control_characters() {
+    let dir = TempDir::new("biglist").expect("tmp");
+    let mut list: String = (0..100_000).map(|i| format!("BAD/Line{i}\n")).collect();
+    list.push_str("evil\u{1b}[31m/red\u{7}:1\n");
+    std::fs::write(dir.path().join("list.txt"), &list).expect("write");
+    let key = lab_pub();
+    let args = [
+        "sign",
+        "validate",
+        "-f",
+        "list.txt",
+        "-p",
+        key.to_str().expect("utf-8"),
+        "-o",
+        "failed.txt",
+    ];
+    let start = std::time::Instant::now();
+    let run = wait_run(dir.path(), spawn_in(dir.path(), &args, &[]), &args);
+    assert_eq!(run.code, 1);
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(60),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(
+        run.failed.as_deref(),
+        Some(list.as_str()),
+        "every line in the failed file, as written"
+    );
+    assert!(
+        !run.all().contains('\u{1b}') && !run.all().contains('\u{7}'),
+        "control characters reached the output"
+    );
+    assert!(
+        run.stderr.contains("evil\\u{1b}[31m/red\\u{7}:1"),
+        "escaped in the log"
+    );
+}
