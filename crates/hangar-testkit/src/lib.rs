@@ -249,6 +249,12 @@ impl Registry {
             }
             // Any HTTP answer means it listens (a TLS registry answers plain HTTP with 400).
             if http_status(&self.addr, "/v2/").is_some() {
+                // Something answers; make sure it is ours and not another process on a
+                // taken port (ours would then be exiting with "address already in use").
+                std::thread::sleep(Duration::from_millis(100));
+                if let Ok(Some(status)) = self.child.try_wait() {
+                    return Err(format!("docker-registry on {} exited ({status}): {}", self.addr, self.log()));
+                }
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
