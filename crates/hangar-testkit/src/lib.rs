@@ -253,7 +253,11 @@ impl Registry {
                 // taken port (ours would then be exiting with "address already in use").
                 std::thread::sleep(Duration::from_millis(100));
                 if let Ok(Some(status)) = self.child.try_wait() {
-                    return Err(format!("docker-registry on {} exited ({status}): {}", self.addr, self.log()));
+                    return Err(format!(
+                        "docker-registry on {} exited ({status}): {}",
+                        self.addr,
+                        self.log()
+                    ));
                 }
                 return Ok(());
             }
