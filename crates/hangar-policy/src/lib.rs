@@ -35,6 +35,15 @@ pub enum SignedIdentity {
     /// `exactRepository`: the signature names this repository, with any tag or digest. This
     /// is how mirrored images validate: their signatures keep naming the original repository.
     ExactRepository(Reference),
+    /// `remapIdentity`: when the image's reference starts with `prefix` (a whole host, or
+    /// host/path components), that part is replaced by `signed_prefix`, and the result is
+    /// matched with `matchRepoDigestOrExact`. Build it with [`SignedIdentity::remap_identity`].
+    RemapIdentity {
+        /// What the image's reference starts with (e.g. the mirror).
+        prefix: String,
+        /// What the signatures name instead (e.g. the original registry).
+        signed_prefix: String,
+    },
 }
 
 impl SignedIdentity {
@@ -54,6 +63,29 @@ impl SignedIdentity {
             )));
         }
         Ok(SignedIdentity::ExactReference(r))
+    }
+
+    /// `remapIdentity` with `prefix` and `signed_prefix`, each a host or `host/path` without
+    /// tag or digest (checked against the reference grammar, as containers/image does).
+    pub fn remap_identity(prefix: &str, signed_prefix: &str) -> Result<SignedIdentity, ParseError> {
+        for p in [prefix, signed_prefix] {
+            // A bare host parses as a name only with a path component after it.
+            let probe = if p.contains('/') {
+                p.to_owned()
+            } else {
+                format!("{p}/x")
+            };
+            let r = Reference::parse_normalized(&probe)?;
+            if r.tag().is_some() || r.digest().is_some() {
+                return Err(ParseError::InvalidFormat(format!(
+                    "{p}: a remapIdentity prefix must be a normalized host or host/path"
+                )));
+            }
+        }
+        Ok(SignedIdentity::RemapIdentity {
+            prefix: prefix.to_owned(),
+            signed_prefix: signed_prefix.to_owned(),
+        })
     }
 
     /// Whether a signature claiming `signed` (as written in its payload) is acceptable for
@@ -81,6 +113,26 @@ impl SignedIdentity {
             SignedIdentity::MatchRepository => signed.name() == intended.name(),
             SignedIdentity::ExactReference(r) => !name_only(&signed) && signed == *r,
             SignedIdentity::ExactRepository(r) => signed.name() == r.name(),
+            SignedIdentity::RemapIdentity {
+                prefix,
+                signed_prefix,
+            } => {
+                let text = intended.to_string();
+                // The prefix must end at a component boundary: `reg.io/a` is not a prefix of
+                // `reg.io/ab`.
+                let remapped = match text.strip_prefix(prefix.as_str()) {
+                    Some(rest) if rest.starts_with(['/', ':', '@']) => {
+                        format!("{signed_prefix}{rest}")
+                    }
+                    _ => text,
+                };
+                match Reference::parse_normalized(&remapped) {
+                    Ok(r) => {
+                        SignedIdentity::MatchRepoDigestOrExact.matches(&r, &signed.to_string())
+                    }
+                    Err(_) => false,
+                }
+            }
         }
     }
 }
@@ -173,6 +225,59 @@ mod tests {
             true,
         );
         assert!(SignedIdentity::exact_repository("Bad/Repo").is_err());
+    }
+
+    #[test]
+    fn remap_identity() {
+        let r = SignedIdentity::remap_identity("mirror.local:5000/rancher", "docker.io/rancher")
+            .expect("valid");
+        check(
+            &r,
+            "mirror.local:5000/rancher/rancher:v2.9",
+            "docker.io/rancher/rancher:v2.9",
+            true,
+        );
+        check(
+            &r,
+            "mirror.local:5000/rancher/rancher:v2.9",
+            "rancher/rancher:v2.9",
+            true,
+        );
+        check(
+            &r,
+            "mirror.local:5000/rancher/rancher:v2.9",
+            "docker.io/rancher/rancher:v2.8",
+            false,
+        );
+        check(
+            &r,
+            &format!("mirror.local:5000/rancher/x@{D1}"),
+            "docker.io/rancher/x:any",
+            true,
+        );
+        check(
+            &r,
+            "mirror.local:5000/ranchers/x:1",
+            "docker.io/ranchers/x:1",
+            false,
+        );
+        check(
+            &r,
+            "mirror.local:5000/rancherx/y:1",
+            "docker.io/rancherx/y:1",
+            false,
+        );
+        check(
+            &r,
+            "other.io/rancher/rancher:v2.9",
+            "docker.io/rancher/rancher:v2.9",
+            false,
+        );
+        let host = SignedIdentity::remap_identity("mirror.local", "quay.io").expect("valid");
+        check(&host, "mirror.local/a/b:1", "quay.io/a/b:1", true);
+        check(&host, "mirror.local.evil/a/b:1", "quay.io/a/b:1", false);
+        assert!(SignedIdentity::remap_identity("reg.io/a:tag", "x.io").is_err());
+        assert!(SignedIdentity::remap_identity("reg.io/A", "x.io").is_err());
     }
 
     #[test]
