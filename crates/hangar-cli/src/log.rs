@@ -49,6 +49,12 @@ pub(crate) fn set_current_image(id: Option<usize>) {
 }
 
 static DEBUG: OnceLock<bool> = OnceLock::new();
+static QUIET: OnceLock<bool> = OnceLock::new();
+
+/// `--quiet`: info lines are dropped; warnings and errors stay.
+pub(crate) fn enable_quiet() {
+    let _ = QUIET.set(true);
+}
 
 pub(crate) fn debug_enabled() -> bool {
     DEBUG.get().copied().unwrap_or(false)
@@ -67,6 +73,9 @@ fn clock() -> String {
 /// Writes one log line. Each line is written with one call, so lines from workers never mix.
 pub(crate) fn log(level: Level, img: Option<usize>, msg: &str) {
     if level == Level::Debug && !debug_enabled() {
+        return;
+    }
+    if level == Level::Info && QUIET.get().copied().unwrap_or(false) {
         return;
     }
     let to_stderr = matches!(level, Level::Warn | Level::Error | Level::Fatal);

@@ -31,6 +31,9 @@ struct Cli {
     /// Run without policy check (accepted for compatibility; validate builds its own policy).
     #[arg(long, global = true)]
     insecure_policy: bool,
+    /// Print only warnings and errors (no PASS lines, no summary).
+    #[arg(short = 'q', long, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -143,6 +146,9 @@ pub(crate) struct ValidateArgs {
     /// Validate with the exactRepository signedIdentity instead of matchRepoDigestOrExact.
     #[arg(long, default_value = "")]
     pub(crate) exact_repository: String,
+    /// Also require a valid signature on each manifest list / index digest itself.
+    #[arg(long)]
+    pub(crate) validate_manifest_index: bool,
     /// Write a JSON report of every line and platform (schema: docs/report.md).
     #[arg(long, value_name = "FILE")]
     pub(crate) report: Option<PathBuf>,
@@ -167,6 +173,9 @@ fn main() -> ExitCode {
     };
     if cli.debug {
         log::enable_debug();
+    }
+    if cli.quiet {
+        log::enable_quiet();
     }
     match cli.command {
         Command::Sign(sign) => match *sign {

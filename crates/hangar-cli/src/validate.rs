@@ -27,10 +27,8 @@ pub(crate) fn run(args: &ValidateArgs) -> ExitCode {
         }
     };
     let validator = Validator {
-        client: &setup.client,
-        keys: &keys,
-        identity: &identity,
-        platforms: &setup.platforms,
+        require_index_signature: args.validate_manifest_index,
+        ..Validator::new(&setup.client, &keys, &identity, &setup.platforms)
     };
     runner::run(&setup, &LABELS, |id, image, deadline| {
         validate_line(&validator, id, image, deadline)

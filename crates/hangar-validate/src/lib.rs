@@ -164,6 +164,9 @@ pub struct Validator<'a> {
     pub identity: &'a SignedIdentity,
     /// Which platforms of an index to validate.
     pub platforms: &'a PlatformFilter,
+    /// Also require an accepted signature on an index's own digest (containers/image never
+    /// checks it; `--validate-manifest-index`).
+    pub require_index_signature: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -213,6 +216,26 @@ pub fn resolve(
     filter: &PlatformFilter,
     deadline: Deadline,
 ) -> Result<Vec<Target>, String> {
+    resolve_all(client, image, filter, deadline).map(|r| r.targets)
+}
+
+/// What [`resolve_all`] found: the selected platform images, and the index's own digest when
+/// the reference names an index or manifest list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// Selected platform images.
+    pub targets: Vec<Target>,
+    /// The digest of the index, if the reference names one.
+    pub index: Option<Digest>,
+}
+
+/// [`resolve`], also reporting the index digest.
+pub fn resolve_all(
+    client: &Client,
+    image: &Reference,
+    filter: &PlatformFilter,
+    deadline: Deadline,
+) -> Result<Resolved, String> {
     // `name:tag@digest` names the digest; the tag is only informational.
     let image = match image.digest() {
         Some(d) if image.tag().is_some() => image.with_digest(d.clone()),
@@ -255,7 +278,10 @@ pub fn resolve(
                     digest,
                 });
             }
-            Ok(targets)
+            Ok(Resolved {
+                targets,
+                index: Some(manifest.digest),
+            })
         }
         media_type::OCI_MANIFEST | media_type::DOCKER_MANIFEST => {
             let m = oci_spec::image::ImageManifest::from_reader(manifest.bytes.as_slice())
@@ -273,14 +299,20 @@ pub fn resolve(
                 .map_err(|e| format!("invalid image config: {e}"))?;
             let platform = Platform::new(&p.os, &p.architecture, p.variant.as_deref());
             if !filter.matches(&platform) {
-                return Ok(Vec::new());
+                return Ok(Resolved {
+                    targets: Vec::new(),
+                    index: None,
+                });
             }
-            Ok(vec![Target {
-                platform,
-                reference: image,
-                repository,
-                digest: manifest.digest,
-            }])
+            Ok(Resolved {
+                index: None,
+                targets: vec![Target {
+                    platform,
+                    reference: image,
+                    repository,
+                    digest: manifest.digest,
+                }],
+            })
         }
         mt @ (media_type::DOCKER_SCHEMA1 | media_type::DOCKER_SCHEMA1_SIGNED) => Err(format!(
             "unsupported to sign for deprecated image MIME type {mt:?}"
@@ -302,16 +334,18 @@ impl<'a> Validator<'a> {
             keys,
             identity,
             platforms,
+            require_index_signature: false,
         }
     }
 
     /// Validates `image` (tag or digest reference) within `deadline`.
     pub fn validate(&self, image: &Reference, deadline: Deadline) -> ImageResult {
-        let targets = match resolve(self.client, image, self.platforms, deadline) {
-            Ok(t) => t,
+        let resolved = match resolve_all(self.client, image, self.platforms, deadline) {
+            Ok(r) => r,
             Err(reason) => return ImageResult::failed(reason),
         };
-        let platforms = targets
+        let mut platforms: Vec<PlatformResult> = resolved
+            .targets
             .into_iter()
             .map(|t| {
                 let outcome =
@@ -324,6 +358,20 @@ impl<'a> Validator<'a> {
                 }
             })
             .collect();
+        if let (true, Some(index), false) = (
+            self.require_index_signature,
+            resolved.index,
+            platforms.is_empty(),
+        ) {
+            // The index is signed under the reference it was named by (its tag).
+            let outcome = self.validate_platform(&image.repository(), &index, image, deadline);
+            platforms.push(PlatformResult {
+                platform: Platform::new("index", "*", None),
+                reference: image.with_digest(index.clone()),
+                digest: index,
+                outcome,
+            });
+        }
         summarize(image, platforms)
     }
 

@@ -3,6 +3,7 @@
 mod adversarial;
 mod auth;
 mod cli;
+mod options;
 mod oracle;
 mod resilience;
 mod signing;

@@ -48,6 +48,7 @@ fn requests_per_image_with_warm_tokens() {
         keys: &keys,
         identity: &multi_identity,
         platforms: &platforms,
+        require_index_signature: false,
     };
     let multi =
         Reference::parse_normalized(&format!("{}/fixtures/multi:v1", proxy.addr())).expect("ref");
