@@ -33,12 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         SignedIdentity::MatchRepoDigestOrExact,
         PlatformFilter::default(),
     );
-    let validator = Validator {
-        client: &client,
-        keys: &keys,
-        identity: &identity,
-        platforms: &platforms,
-    };
+    let validator = Validator::new(&client, &keys, &identity, &platforms);
     let (next, failed) = (AtomicUsize::new(0), AtomicUsize::new(0));
     std::thread::scope(|s| {
         for _ in 0..threads {
