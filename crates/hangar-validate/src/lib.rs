@@ -18,12 +18,8 @@
 //!
 //! let client = Client::new(Config { tls_verify: TlsVerify::Skip, ..Config::default() })?;
 //! let keys = [PublicKey::from_pem(&std::fs::read("lab.pub")?)?];
-//! let validator = Validator {
-//!     client: &client,
-//!     keys: &keys,
-//!     identity: &SignedIdentity::MatchRepoDigestOrExact,
-//!     platforms: &PlatformFilter::default(),
-//! };
+//! let (identity, platforms) = (SignedIdentity::MatchRepoDigestOrExact, PlatformFilter::default());
+//! let validator = Validator::new(&client, &keys, &identity, &platforms);
 //! let image = Reference::parse_normalized("127.0.0.1:5000/fixtures/multi:v1")?;
 //! let result = validator.validate(&image, Deadline::none());
 //! assert_eq!(result.verdict, Verdict::Passed, "{:?}", result.reason);
