@@ -140,9 +140,14 @@ pub(crate) struct ValidateArgs {
         short = 'p',
         long = "sigstore-pubkey",
         value_name = "SIGSTORE.pub",
-        required = true
+        required_unless_present = "policy",
+        conflicts_with = "policy"
     )]
     pub(crate) pubkeys: Vec<PathBuf>,
+    /// Validate by a containers policy.json (sigstoreSigned, insecureAcceptAnything, reject)
+    /// instead of -p / --exact-repository.
+    #[arg(long, value_name = "POLICY.json", conflicts_with = "exact_repository")]
+    pub(crate) policy: Option<PathBuf>,
     /// Validate with the exactRepository signedIdentity instead of matchRepoDigestOrExact.
     #[arg(long, default_value = "")]
     pub(crate) exact_repository: String,

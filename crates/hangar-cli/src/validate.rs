@@ -3,7 +3,9 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use hangar_policy::SignedIdentity;
+use std::collections::HashMap;
+
+use hangar_policy::{KeySource, Policy, Requirement, SignedIdentity};
 use hangar_reference::Reference;
 use hangar_registry::Deadline;
 use hangar_signature::PublicKey;
@@ -18,41 +20,124 @@ const LABELS: Labels = Labels {
     failed_title: "Signature validate failed image list:",
 };
 
+/// What decides acceptance: `-p` keys with one identity rule, or a policy.json.
+enum Mode {
+    Keys(Vec<PublicKey>, SignedIdentity),
+    Policy(Policy, HashMap<KeySource, PublicKey>),
+}
+
 pub(crate) fn run(args: &ValidateArgs) -> ExitCode {
-    let (setup, keys, identity) = match prepare(args) {
+    let (setup, mode) = match prepare(args) {
         Ok(s) => s,
         Err(e) => {
             log::fatal(&format!("{e:#}"));
             return ExitCode::from(EXIT_SETUP);
         }
     };
-    let validator = Validator {
-        require_index_signature: args.validate_manifest_index,
-        ..Validator::new(&setup.client, &keys, &identity, &setup.platforms)
-    };
+    let check =
+        |keys: &[PublicKey], identity: &SignedIdentity, image: &Reference, deadline: Deadline| {
+            let validator = Validator {
+                require_index_signature: args.validate_manifest_index,
+                ..Validator::new(&setup.client, keys, identity, &setup.platforms)
+            };
+            validator.validate(image, deadline)
+        };
     runner::run(&setup, &LABELS, |id, image, deadline| {
-        validate_line(&validator, id, image, deadline)
+        let result = match &mode {
+            Mode::Keys(keys, identity) => check(keys, identity, image, deadline),
+            Mode::Policy(policy, loaded) => {
+                by_policy(policy, loaded, image, |k, i| check(k, i, image, deadline))
+            }
+        };
+        report_line(result, id, image)
     })
 }
 
-fn prepare(args: &ValidateArgs) -> Result<(runner::ListSetup, Vec<PublicKey>, SignedIdentity)> {
-    let mut keys = Vec::new();
-    for path in &args.pubkeys {
-        let pem = std::fs::read(path)
-            .with_context(|| format!("reading sigstore public key {}", path.display()))?;
-        let key = PublicKey::from_pem(&pem)
-            .with_context(|| format!("sigstore public key {}", path.display()))?;
-        keys.push(key);
+/// Every requirement of the image's scope must accept it (containers/image semantics).
+fn by_policy(
+    policy: &Policy,
+    loaded: &HashMap<KeySource, PublicKey>,
+    image: &Reference,
+    check: impl Fn(&[PublicKey], &SignedIdentity) -> ImageResult,
+) -> ImageResult {
+    let mut last = ImageResult {
+        verdict: Verdict::Passed,
+        reason: None,
+        platforms: Vec::new(),
+    };
+    for requirement in policy.requirements_for(image) {
+        let result = match requirement {
+            Requirement::InsecureAcceptAnything => continue,
+            Requirement::SigstoreSigned {
+                keys,
+                signed_identity,
+            } => {
+                let keys: Vec<PublicKey> =
+                    keys.iter().filter_map(|k| loaded.get(k).cloned()).collect();
+                check(&keys, signed_identity)
+            }
+            // Reject, and any requirement kind a newer library may add: fail closed.
+            _ => ImageResult {
+                verdict: Verdict::Failed,
+                reason: Some(format!("Running image {image} is rejected by policy.")),
+                platforms: Vec::new(),
+            },
+        };
+        if result.verdict == Verdict::Failed {
+            return result;
+        }
+        last = result;
     }
-    let identity = if args.exact_repository.is_empty() {
-        SignedIdentity::MatchRepoDigestOrExact
-    } else {
-        SignedIdentity::exact_repository(&args.exact_repository)
-            .with_context(|| format!("--exact-repository {:?}", args.exact_repository))?
+    last
+}
+
+fn prepare(args: &ValidateArgs) -> Result<(runner::ListSetup, Mode)> {
+    let mode = match &args.policy {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("reading policy {}", path.display()))?;
+            let policy =
+                Policy::from_json(&bytes).with_context(|| format!("policy {}", path.display()))?;
+            let mut loaded = HashMap::new();
+            for requirement in policy.all_requirements() {
+                if let Requirement::SigstoreSigned { keys, .. } = requirement {
+                    for source in keys {
+                        let pem = match source {
+                            KeySource::Path(p) => std::fs::read(p)
+                                .with_context(|| format!("reading policy key {p}"))?,
+                            KeySource::Data(d) => d.clone(),
+                            other => anyhow::bail!("unsupported key source {other:?}"),
+                        };
+                        let key = PublicKey::from_pem(&pem)
+                            .with_context(|| format!("policy key {source:?}"))?;
+                        loaded.insert(source.clone(), key);
+                    }
+                }
+            }
+            Mode::Policy(policy, loaded)
+        }
+        None => {
+            let mut keys = Vec::new();
+            for path in &args.pubkeys {
+                let pem = std::fs::read(path)
+                    .with_context(|| format!("reading sigstore public key {}", path.display()))?;
+                keys.push(
+                    PublicKey::from_pem(&pem)
+                        .with_context(|| format!("sigstore public key {}", path.display()))?,
+                );
+            }
+            let identity = if args.exact_repository.is_empty() {
+                SignedIdentity::MatchRepoDigestOrExact
+            } else {
+                SignedIdentity::exact_repository(&args.exact_repository)
+                    .with_context(|| format!("--exact-repository {:?}", args.exact_repository))?
+            };
+            Mode::Keys(keys, identity)
+        }
     };
     let mut setup = runner::prepare(&args.list)?;
     setup.report = args.report.clone();
-    Ok((setup, keys, identity))
+    Ok((setup, mode))
 }
 
 /// The report's view of one line: its verdict (passed, unsigned, invalid, error, skipped),
@@ -85,13 +170,8 @@ fn detail(result: &ImageResult) -> Value {
     json!({"verdict": verdict, "reason": result.reason, "platforms": platforms})
 }
 
-fn validate_line(
-    validator: &Validator<'_>,
-    id: usize,
-    image: &Reference,
-    deadline: Deadline,
-) -> LineResult {
-    let result = validator.validate(image, deadline);
+/// Logs one line's result and turns it into the runner's [`LineResult`].
+fn report_line(result: ImageResult, id: usize, image: &Reference) -> LineResult {
     let detail = detail(&result);
     for p in &result.platforms {
         match &p.outcome {

@@ -1,7 +1,8 @@
 //! The `signedIdentity` rules of containers-policy.json(5): does the identity a signature
 //! claims (`critical.identity.docker-reference`) fit the image being validated?
 //!
-//! Pure functions over parsed references: this crate does no I/O.
+//! Pure functions over parsed references, and containers-policy.json parsing from bytes:
+//! this crate does no I/O.
 //!
 //! ```
 //! use hangar_policy::SignedIdentity;
@@ -17,6 +18,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod file;
+
+pub use file::{KeySource, Policy, PolicyError, Requirement};
 use hangar_reference::{ParseError, Reference};
 
 /// How a signature's claimed identity must relate to the image being validated.

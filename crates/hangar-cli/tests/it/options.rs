@@ -105,3 +105,81 @@ fn quiet_keeps_only_warnings_and_errors() {
         bad.stderr
     );
 }
+
+#[test]
+fn policy_json_end_to_end() {
+    use base64::Engine as _;
+    let registry = Registry::start_fixture(&format!("127.0.0.1:{}", free_port().expect("port")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let a = registry.addr().to_owned();
+    let keys = hangar_testkit::fixture_dir().join("keys");
+    let other = base64::engine::general_purpose::STANDARD
+        .encode(std::fs::read(keys.join("other.pub")).expect("other.pub"));
+    let lab = keys.join("lab.pub").display().to_string();
+    let policy = format!(
+        r#"{{"default": [{{"type": "reject"}}],
+  "transports": {{"docker": {{
+    "{a}/fixtures/single": [{{"type": "sigstoreSigned", "keyPath": "{lab}",
+        "signedIdentity": {{"type": "exactRepository", "dockerRepository": "127.0.0.1:5000/fixtures/single"}}}}],
+    "{a}/fixtures/unsigned": [{{"type": "insecureAcceptAnything"}}],
+    "{a}/fixtures-mirror": [{{"type": "sigstoreSigned", "keyPaths": ["{lab}"],
+        "signedIdentity": {{"type": "remapIdentity", "prefix": "{a}/fixtures-mirror", "signedPrefix": "127.0.0.1:5000/fixtures"}}}}],
+    "{a}/fixtures/wrongkey": [{{"type": "sigstoreSigned", "keyData": "{other}", "signedIdentity": {{"type": "exactRepository", "dockerRepository": "127.0.0.1:5000/fixtures/wrongkey"}}}}]
+  }}}}}}"#
+    );
+    let dir = TempDir::new("policy").expect("tmp");
+    std::fs::write(dir.path().join("policy.json"), policy).expect("write");
+    let list = format!(
+        "{a}/fixtures/single:v1\n{a}/fixtures/unsigned:v1\n{a}/fixtures-mirror/multi:v1\n{a}/fixtures/wrongkey:v1\n{a}/fixtures/identity:v1\n"
+    );
+    std::fs::write(dir.path().join("list.txt"), &list).expect("write");
+    let args = [
+        "sign",
+        "validate",
+        "-f",
+        "list.txt",
+        "--policy",
+        "policy.json",
+        "--tls-verify=false",
+        "-o",
+        "failed.txt",
+    ];
+    let run = wait_run(dir.path(), spawn_in(dir.path(), &args, &[]), &args);
+    assert_eq!(run.code, 1, "{}", run.all());
+    for n in 1..=4 {
+        assert!(
+            run.stdout.contains(&format!("[IMG:{n}] PASS:")),
+            "line {n}: {}",
+            run.all()
+        );
+    }
+    assert!(
+        run.stderr.contains(&format!(
+            "Running image {a}/fixtures/identity:v1 is rejected by policy."
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.failed.as_deref(),
+        Some(format!("{a}/fixtures/identity:v1\n").as_str())
+    );
+
+    std::fs::write(
+        dir.path().join("gpg.json"),
+        r#"{"default":[{"type":"signedBy","keyType":"GPGKeys","keyPath":"/k"}]}"#,
+    )
+    .expect("write");
+    let args = ["sign", "validate", "-f", "list.txt", "--policy", "gpg.json"];
+    let run = wait_run(dir.path(), spawn_in(dir.path(), &args, &[]), &args);
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("requirement type \\\"signedBy\\\" is not supported")
+            || run
+                .stderr
+                .contains("requirement type \"signedBy\" is not supported"),
+        "{}",
+        run.stderr
+    );
+}

@@ -1,0 +1,360 @@
+//! containers-policy.json(5): parsing (strictly, from bytes: this crate reads no files) and
+//! the scope lookup of the `docker` transport.
+//!
+//! Supported requirements: `insecureAcceptAnything`, `reject` and `sigstoreSigned` with
+//! public keys (`keyPath`, `keyPaths`, `keyData`, `keyDatas`) and a `signedIdentity`. Any other
+//! requirement type (`signedBy`, `sigstoreSigned` with `fulcio`, `pki` or Rekor settings, ...)
+//! is refused when the file is loaded, never silently accepted.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use hangar_reference::Reference;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::SignedIdentity;
+
+/// Why a policy file cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("policy: {0}")]
+#[non_exhaustive]
+pub struct PolicyError(pub String);
+
+/// Where a `sigstoreSigned` requirement's public key comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KeySource {
+    /// A PEM file the caller reads (`keyPath`, `keyPaths`).
+    Path(String),
+    /// PEM bytes given inline (`keyData`, `keyDatas`, base64-decoded).
+    Data(Vec<u8>),
+}
+
+/// One requirement; an image is accepted only when all requirements of its scope accept it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Requirement {
+    /// Accept without checking.
+    InsecureAcceptAnything,
+    /// Refuse.
+    Reject,
+    /// A signature by one of `keys`, whose identity satisfies `signed_identity`.
+    SigstoreSigned {
+        /// Trusted keys (any may verify).
+        keys: Vec<KeySource>,
+        /// The identity rule (default `matchRepoDigestOrExact`).
+        signed_identity: SignedIdentity,
+    },
+}
+
+/// A parsed policy: the global default and the `docker` transport's scopes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    default: Vec<Requirement>,
+    docker: BTreeMap<String, Vec<Requirement>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyJson {
+    default: Vec<Value>,
+    #[serde(default)]
+    transports: BTreeMap<String, BTreeMap<String, Vec<Value>>>,
+}
+
+fn err(m: impl Into<String>) -> PolicyError {
+    PolicyError(m.into())
+}
+
+fn requirement(v: &Value, at: &str) -> Result<Requirement, PolicyError> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| err(format!("{at}: a requirement must be an object")))?;
+    let kind = obj
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| err(format!("{at}: requirement without \"type\"")))?;
+    let allow = |keys: &[&str]| -> Result<(), PolicyError> {
+        match obj.keys().find(|k| !keys.contains(&k.as_str())) {
+            Some(k) => Err(err(format!(
+                "{at}: unsupported field {k:?} in a {kind} requirement"
+            ))),
+            None => Ok(()),
+        }
+    };
+    match kind {
+        "insecureAcceptAnything" => allow(&["type"]).map(|()| Requirement::InsecureAcceptAnything),
+        "reject" => allow(&["type"]).map(|()| Requirement::Reject),
+        "sigstoreSigned" => {
+            allow(&[
+                "type",
+                "keyPath",
+                "keyPaths",
+                "keyData",
+                "keyDatas",
+                "signedIdentity",
+            ])?;
+            let string = |k: &str| {
+                obj.get(k).map(|v| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| err(format!("{at}: {k} must be a string")))
+                })
+            };
+            let strings = |k: &str| {
+                obj.get(k).map(|v| {
+                    v.as_array()
+                        .filter(|a| !a.is_empty())
+                        .and_then(|a| {
+                            a.iter()
+                                .map(|x| x.as_str().map(str::to_owned))
+                                .collect::<Option<Vec<_>>>()
+                        })
+                        .ok_or_else(|| {
+                            err(format!("{at}: {k} must be a non-empty array of strings"))
+                        })
+                })
+            };
+            let data = |s: String| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(s)
+                    .map(KeySource::Data)
+                    .map_err(|e| err(format!("{at}: keyData is not base64: {e}")))
+            };
+            let mut keys = Vec::new();
+            if let Some(p) = string("keyPath").transpose()? {
+                keys.push(KeySource::Path(p));
+            }
+            for p in strings("keyPaths").transpose()?.unwrap_or_default() {
+                keys.push(KeySource::Path(p));
+            }
+            if let Some(d) = string("keyData").transpose()? {
+                keys.push(data(d)?);
+            }
+            for d in strings("keyDatas").transpose()?.unwrap_or_default() {
+                keys.push(data(d)?);
+            }
+            let sources = ["keyPath", "keyPaths", "keyData", "keyDatas"]
+                .iter()
+                .filter(|k| obj.contains_key(**k))
+                .count();
+            if sources != 1 {
+                return Err(err(format!(
+                    "{at}: exactly one of keyPath, keyPaths, keyData, keyDatas is required"
+                )));
+            }
+            let signed_identity = match obj.get("signedIdentity") {
+                None => SignedIdentity::MatchRepoDigestOrExact,
+                Some(v) => identity(v, at)?,
+            };
+            Ok(Requirement::SigstoreSigned {
+                keys,
+                signed_identity,
+            })
+        }
+        other => Err(err(format!(
+            "{at}: requirement type {other:?} is not supported"
+        ))),
+    }
+}
+
+fn identity(v: &Value, at: &str) -> Result<SignedIdentity, PolicyError> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| err(format!("{at}: signedIdentity must be an object")))?;
+    let kind = obj
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| err(format!("{at}: signedIdentity without \"type\"")))?;
+    let field = |k: &str| {
+        obj.get(k)
+            .and_then(Value::as_str)
+            .ok_or_else(|| err(format!("{at}: {kind} needs string {k}")))
+    };
+    let only = |keys: &[&str]| match obj.keys().find(|k| !keys.contains(&k.as_str())) {
+        Some(k) => Err(err(format!("{at}: unsupported field {k:?} in {kind}"))),
+        None => Ok(()),
+    };
+    let bad = |e: hangar_reference::ParseError| err(format!("{at}: {kind}: {e}"));
+    match kind {
+        "matchExact" => only(&["type"]).map(|()| SignedIdentity::MatchExact),
+        "matchRepoDigestOrExact" => {
+            only(&["type"]).map(|()| SignedIdentity::MatchRepoDigestOrExact)
+        }
+        "matchRepository" => only(&["type"]).map(|()| SignedIdentity::MatchRepository),
+        "exactReference" => {
+            only(&["type", "dockerReference"])?;
+            SignedIdentity::exact_reference(field("dockerReference")?).map_err(bad)
+        }
+        "exactRepository" => {
+            only(&["type", "dockerRepository"])?;
+            SignedIdentity::exact_repository(field("dockerRepository")?).map_err(bad)
+        }
+        "remapIdentity" => {
+            only(&["type", "prefix", "signedPrefix"])?;
+            SignedIdentity::remap_identity(field("prefix")?, field("signedPrefix")?).map_err(bad)
+        }
+        other => Err(err(format!(
+            "{at}: signedIdentity type {other:?} is not supported"
+        ))),
+    }
+}
+
+impl Policy {
+    /// Parses a policy.json. Unknown top-level fields, unknown requirement types and
+    /// unsupported fields are errors.
+    pub fn from_json(bytes: &[u8]) -> Result<Policy, PolicyError> {
+        let p: PolicyJson = serde_json::from_slice(bytes).map_err(|e| err(e.to_string()))?;
+        if p.default.is_empty() {
+            return Err(err("\"default\" must list at least one requirement"));
+        }
+        let list = |vs: &[Value], at: &str| {
+            vs.iter()
+                .enumerate()
+                .map(|(i, v)| requirement(v, &format!("{at}[{i}]")))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let default = list(&p.default, "default")?;
+        let mut docker = BTreeMap::new();
+        for (transport, scopes) in &p.transports {
+            for (scope, reqs) in scopes {
+                let at = format!("transports.{transport}.{scope:?}");
+                if reqs.is_empty() {
+                    return Err(err(format!(
+                        "{at}: an empty requirement list is not allowed"
+                    )));
+                }
+                let parsed = list(reqs, &at)?;
+                if transport == "docker" {
+                    docker.insert(scope.clone(), parsed);
+                }
+            }
+        }
+        Ok(Policy { default, docker })
+    }
+
+    /// Every requirement of every scope (to load all keys up front).
+    pub fn all_requirements(&self) -> impl Iterator<Item = &Requirement> {
+        self.default.iter().chain(self.docker.values().flatten())
+    }
+
+    /// The requirements for `image` in the docker transport: the most specific scope of
+    /// the reference itself, its repository and parent namespaces, `*.domain` wildcards, the
+    /// transport default `""`, then the global default.
+    pub fn requirements_for(&self, image: &Reference) -> &[Requirement] {
+        let mut candidates = vec![image.to_string()];
+        let name = image.name();
+        let mut ns = name.as_str();
+        candidates.push(ns.to_owned());
+        while let Some((parent, _)) = ns.rsplit_once('/') {
+            candidates.push(parent.to_owned());
+            ns = parent;
+        }
+        let host = image.domain().split(':').next().unwrap_or_default();
+        let mut labels = host;
+        while let Some((_, rest)) = labels.split_once('.') {
+            candidates.push(format!("*.{rest}"));
+            labels = rest;
+        }
+        candidates.push(String::new());
+        candidates
+            .iter()
+            .find_map(|c| self.docker.get(c))
+            .map_or(&self.default, Vec::as_slice)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: &str = r#"{
+        "default": [{"type": "reject"}],
+        "transports": {
+            "docker": {
+                "reg.io/team/app:v1": [{"type": "insecureAcceptAnything"}],
+                "reg.io/team": [{"type": "sigstoreSigned", "keyPath": "/keys/team.pub"}],
+                "reg.io": [{"type": "sigstoreSigned", "keyPaths": ["/a.pub", "/b.pub"],
+                            "signedIdentity": {"type": "exactRepository", "dockerRepository": "src.io/x"}}],
+                "*.example.com": [{"type": "sigstoreSigned", "keyData": "UEVN",
+                            "signedIdentity": {"type": "remapIdentity", "prefix": "m.example.com", "signedPrefix": "docker.io"}}],
+                "": [{"type": "reject"}]
+            },
+            "dir": {"": [{"type": "insecureAcceptAnything"}]}
+        }
+    }"#;
+
+    #[track_caller]
+    fn check(image: &str, expected: &str) {
+        let p = Policy::from_json(POLICY.as_bytes()).expect("valid policy");
+        let r = Reference::parse_normalized(image).expect("reference");
+        let got = match p.requirements_for(&r).first() {
+            Some(Requirement::InsecureAcceptAnything) => "accept".to_owned(),
+            Some(Requirement::Reject) => "reject".to_owned(),
+            Some(Requirement::SigstoreSigned { keys, .. }) => format!("sigstore {keys:?}"),
+            None => "none".to_owned(),
+        };
+        assert_eq!(got, expected, "{image}");
+    }
+
+    #[test]
+    fn scopes() {
+        check("reg.io/team/app:v1", "accept");
+        check("reg.io/team/app:v2", "sigstore [Path(\"/keys/team.pub\")]");
+        check(
+            "reg.io/team/sub/app:v1",
+            "sigstore [Path(\"/keys/team.pub\")]",
+        );
+        check(
+            "reg.io/other/app:v1",
+            "sigstore [Path(\"/a.pub\"), Path(\"/b.pub\")]",
+        );
+        check("m.example.com/a/b:1", "sigstore [Data([80, 69, 77])]");
+        check("deep.m.example.com/a/b:1", "sigstore [Data([80, 69, 77])]");
+        check("example.com/a/b:1", "reject");
+        check("nginx:1", "reject");
+    }
+
+    #[track_caller]
+    fn check_err(json: &str, expected: &str) {
+        assert_eq!(
+            Policy::from_json(json.as_bytes())
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Err(expected.to_owned())
+        );
+    }
+
+    #[test]
+    fn refused() {
+        check_err(
+            r#"{"default":[]}"#,
+            "policy: \"default\" must list at least one requirement",
+        );
+        check_err(
+            r#"{"default":[{"type":"signedBy","keyType":"GPGKeys","keyPath":"/k"}]}"#,
+            "policy: default[0]: requirement type \"signedBy\" is not supported",
+        );
+        check_err(
+            r#"{"default":[{"type":"sigstoreSigned","fulcio":{"caPath":"/ca"}}]}"#,
+            "policy: default[0]: unsupported field \"fulcio\" in a sigstoreSigned requirement",
+        );
+        check_err(
+            r#"{"default":[{"type":"sigstoreSigned","keyPath":"/a","keyData":"AA=="}]}"#,
+            "policy: default[0]: exactly one of keyPath, keyPaths, keyData, keyDatas is required",
+        );
+        check_err(
+            r#"{"default":[{"type":"sigstoreSigned","keyPath":"/a","signedIdentity":{"type":"matchRepository","x":1}}]}"#,
+            "policy: default[0]: unsupported field \"x\" in matchRepository",
+        );
+        check_err(
+            r#"{"default":[{"type":"reject"}],"extra":1}"#,
+            "policy: unknown field `extra`, expected `default` or `transports` at line 1 column 38",
+        );
+        check_err(
+            r#"{"default":[{"type":"reject"}],"transports":{"docker":{"a.io":[]}}}"#,
+            "policy: transports.docker.\"a.io\": an empty requirement list is not allowed",
+        );
+    }
+}
