@@ -63,6 +63,41 @@ pub(crate) fn run(program: &str, args: &[&str]) -> Result {
     }
 }
 
+/// `cargo package --workspace` unpacks the sibling crates it just packaged into
+/// `$CARGO_HOME/registry/src/-<hash>/` (a local overlay registry, named by a hash of the
+/// target path) and reuses an unpacked copy of the same version as it is: stale sources from
+/// an earlier run would be verified instead of today's. Only those overlay copies of our own
+/// crates are removed; crates.io's folders are not touched.
+fn forget_overlay_sources() {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let Some(home) = cargo_home else { return };
+    for kind in ["src", "cache"] {
+        let Ok(registries) = std::fs::read_dir(home.join("registry").join(kind)) else {
+            continue;
+        };
+        for registry in registries.flatten() {
+            if !registry.file_name().to_string_lossy().starts_with('-') {
+                continue;
+            }
+            let Ok(entries) = std::fs::read_dir(registry.path()) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                if e.file_name().to_string_lossy().starts_with("hangar-") {
+                    let p = e.path();
+                    let _ = if p.is_dir() {
+                        std::fs::remove_dir_all(&p)
+                    } else {
+                        std::fs::remove_file(&p)
+                    };
+                }
+            }
+        }
+    }
+}
+
 /// [`run`] with one extra environment variable.
 fn run_env(program: &str, args: &[&str], (key, value): (&str, &str)) -> Result {
     eprintln!("$ {key}={value:?} {program} {}", args.join(" "));
@@ -182,7 +217,18 @@ fn ci() -> Result {
         ("RUSTDOCFLAGS", "-D warnings"),
     )?;
     // Each library packages and builds on its own (unpublished siblings come from the
-    // workspace), in dependency order.
+    // workspace), in dependency order. Old tarballs of the same version would be reused
+    // as they are, so they go first.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    // Registry-sourced builds are never rebuilt for changed sources, so verification gets a
+    // target folder of its own, fresh every time.
+    let verify_dir = target.join("package-verify");
+    let _ = std::fs::remove_dir_all(target.join("package"));
+    let _ = std::fs::remove_dir_all(&verify_dir);
+    forget_overlay_sources();
+    let verify_dir = verify_dir.to_string_lossy().into_owned();
     run(
         "cargo",
         &[
@@ -194,6 +240,8 @@ fn ci() -> Result {
             "hangar-testkit",
             "--exclude",
             "xtask",
+            "--target-dir",
+            &verify_dir,
         ],
     )?;
     eprintln!("xtask: ci passed");
