@@ -50,17 +50,7 @@ pub(crate) fn root() -> PathBuf {
 
 /// Runs a command in the workspace root; fails on a non-zero exit.
 pub(crate) fn run(program: &str, args: &[&str]) -> Result {
-    eprintln!("$ {program} {}", args.join(" "));
-    let status = Command::new(program)
-        .args(args)
-        .current_dir(root())
-        .status()
-        .map_err(|e| format!("running {program}: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("`{program} {}` failed: {status}", args.join(" ")))
-    }
+    run_with(program, args, &[])
 }
 
 /// `cargo package --workspace` unpacks the sibling crates it just packaged into
@@ -98,12 +88,18 @@ fn forget_overlay_sources() {
     }
 }
 
-/// [`run`] with one extra environment variable.
-fn run_env(program: &str, args: &[&str], (key, value): (&str, &str)) -> Result {
-    eprintln!("$ {key}={value:?} {program} {}", args.join(" "));
+/// Runs a command in the workspace root with extra environment variables; fails on a
+/// non-zero exit.
+fn run_with(program: &str, args: &[&str], envs: &[(&str, &str)]) -> Result {
+    let shown: Vec<String> = envs.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    eprintln!(
+        "$ {}{program} {}",
+        shown.iter().map(|s| format!("{s} ")).collect::<String>(),
+        args.join(" ")
+    );
     let status = Command::new(program)
         .args(args)
-        .env(key, value)
+        .envs(envs.iter().copied())
         .current_dir(root())
         .status()
         .map_err(|e| format!("running {program}: {e}"))?;
@@ -204,7 +200,7 @@ fn ci() -> Result {
             "verify_in_memory",
         ],
     )?;
-    run_env(
+    run_with(
         "cargo",
         &[
             "doc",
@@ -214,7 +210,7 @@ fn ci() -> Result {
             "--exclude",
             "xtask",
         ],
-        ("RUSTDOCFLAGS", "-D warnings"),
+        &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
     // Each library packages and builds on its own (unpublished siblings come from the
     // workspace), in dependency order. Old tarballs of the same version would be reused

@@ -45,21 +45,8 @@ fn edit_json(r: &mut HttpResponse, f: impl Fn(&mut Value)) {
 /// Validates `image` (a path under the proxy) with the lab key and `exactRepository`.
 fn validate(proxy: &Proxy, image: &str, repo: &str) -> Run {
     let dir = TempDir::new("hostile").expect("tmp");
-    std::fs::write(
-        dir.path().join("list.txt"),
-        format!("{}/{image}\n", proxy.addr()),
-    )
-    .expect("write");
-    let key = lab_pub();
     let exact = format!("127.0.0.1:5000/{repo}");
-    let args = [
-        "sign",
-        "validate",
-        "-f",
-        "list.txt",
-        "-p",
-        key.to_str().expect("utf-8"),
-        "--tls-verify=false",
+    let extra = [
         "--exact-repository",
         &exact,
         "--arch",
@@ -67,7 +54,12 @@ fn validate(proxy: &Proxy, image: &str, repo: &str) -> Run {
         "--timeout",
         "60s",
     ];
-    let run = wait_run(dir.path(), spawn_in(dir.path(), &args, &[]), &args);
+    let run = crate::validate_in(
+        dir.path(),
+        &format!("{}/{image}\n", proxy.addr()),
+        &extra,
+        &[],
+    );
     assert!(!run.all().contains("panicked"), "{}", run.all());
     run
 }

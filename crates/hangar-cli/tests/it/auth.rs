@@ -28,25 +28,14 @@ fn auth_json(registry: &str) -> String {
 /// Validates `lines` from `addr` with the lab key, --exact-repository (the recorded
 /// identities name 127.0.0.1:5000), --debug and `envs`.
 fn validate_at(dir: &TempDir, lines: &str, envs: &[(&str, &str)]) -> crate::Run {
-    std::fs::write(dir.path().join("list.txt"), lines).expect("write list");
-    let key = lab_pub();
-    let args = [
-        "sign",
-        "validate",
-        "-f",
-        "list.txt",
-        "-p",
-        key.to_str().expect("utf-8"),
-        "--tls-verify=false",
-        "-o",
-        "failed.txt",
+    let extra = [
         "-j",
         "4",
         "--debug",
         "--exact-repository",
         "127.0.0.1:5000/fixtures/single",
     ];
-    wait_run(dir.path(), spawn_in(dir.path(), &args, envs), &args)
+    crate::validate_in(dir.path(), lines, &extra, envs)
 }
 
 fn assert_no_secrets(run: &crate::Run) {

@@ -130,6 +130,26 @@ pub(crate) fn wait_run(dir: &Path, mut child: std::process::Child, args: &[&str]
     }
 }
 
+/// `sign validate` of `lines` (written to `dir/list.txt`) with the lab key, plain HTTP
+/// allowed, failed file `failed.txt`, plus `extra` flags and `envs`.
+pub(crate) fn validate_in(dir: &Path, lines: &str, extra: &[&str], envs: &[(&str, &str)]) -> Run {
+    std::fs::write(dir.join("list.txt"), lines).expect("write list");
+    let key = lab_pub();
+    let mut args = vec![
+        "sign",
+        "validate",
+        "-f",
+        "list.txt",
+        "-p",
+        key.to_str().expect("utf-8"),
+        "--tls-verify=false",
+        "-o",
+        "failed.txt",
+    ];
+    args.extend_from_slice(extra);
+    wait_run(dir, spawn_in(dir, &args, envs), &args)
+}
+
 /// `sign validate` on the fixture registry with the lab key, plain HTTP, failed file
 /// `failed.txt`, plus `extra` flags.
 pub(crate) fn validate(list: &str, extra: &[&str]) -> Run {

@@ -2,30 +2,19 @@
 
 use hangar_testkit::{Registry, TempDir, free_port};
 
-use crate::{Run, lab_pub, spawn_in, wait_run};
+use crate::{Run, spawn_in, wait_run};
 
 fn run(registry: &Registry, image: &str, repo: &str, extra: &[&str]) -> Run {
     let dir = TempDir::new("options").expect("tmp");
-    std::fs::write(
-        dir.path().join("list.txt"),
-        format!("{}/{image}\n", registry.addr()),
-    )
-    .expect("write");
-    let key = lab_pub();
     let exact = format!("127.0.0.1:5000/{repo}");
-    let mut args = vec![
-        "sign",
-        "validate",
-        "-f",
-        "list.txt",
-        "-p",
-        key.to_str().expect("utf-8"),
-        "--tls-verify=false",
-        "--exact-repository",
-        &exact,
-    ];
-    args.extend_from_slice(extra);
-    wait_run(dir.path(), spawn_in(dir.path(), &args, &[]), &args)
+    let mut flags = vec!["--exact-repository", exact.as_str()];
+    flags.extend_from_slice(extra);
+    crate::validate_in(
+        dir.path(),
+        &format!("{}/{image}\n", registry.addr()),
+        &flags,
+        &[],
+    )
 }
 
 #[test]
