@@ -11,7 +11,7 @@ use hangar_registry::{Client, Config, Deadline, TlsVerify};
 use hangar_testkit::proxy::{Action, Proxy};
 use hangar_testkit::{REGISTRY_BIN, Registry, TempDir};
 
-use crate::{Result, ensure_packages, root, run};
+use crate::{Result, ensure_packages, run, target_dir};
 
 const CURL: &str = "/usr/bin/curl";
 const TIME: &str = "/usr/bin/time";
@@ -251,6 +251,29 @@ fn curl_cmd(cfg: &Path, jobs: usize) -> Command {
     c
 }
 
+/// `hangar sign validate` of `list` (all platforms, plain HTTP) with `jobs` workers.
+fn validate_args(list: &str, jobs: usize) -> Vec<String> {
+    let fixed = [
+        "sign",
+        "validate",
+        "-f",
+        list,
+        "-p",
+        "sigstore.pub",
+        "--tls-verify=false",
+        "--arch",
+        "",
+        "-o",
+        "failed.txt",
+        "-j",
+    ];
+    fixed
+        .iter()
+        .map(|a| a.to_string())
+        .chain([jobs.to_string()])
+        .collect()
+}
+
 /// `registry requests` from hangar's summary line.
 fn requests_in(summary: &str) -> Option<(u64, u64)> {
     let tail = summary.split("skipped; ").nth(1)?;
@@ -284,21 +307,7 @@ pub(crate) fn bench(args: &[String]) -> Result {
             "hangar",
         ],
     )?;
-    run(
-        "cargo",
-        &[
-            "build",
-            "--release",
-            "--quiet",
-            "--package",
-            "hangar-signature",
-            "--example",
-            "verify_bench",
-        ],
-    )?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"));
+    let target = target_dir();
     let hangar = target.join("release/hangar");
     let dir = TempDir::new("bench")?;
     let d = dir.path();
@@ -408,21 +417,7 @@ pub(crate) fn bench(args: &[String]) -> Result {
 
     let validate = |list: &str, jobs: usize| {
         let mut c = Command::new(&hangar);
-        c.args([
-            "sign",
-            "validate",
-            "-f",
-            list,
-            "-p",
-            "sigstore.pub",
-            "--tls-verify=false",
-            "--arch",
-            "",
-            "-o",
-            "failed.txt",
-            "-j",
-            &jobs.to_string(),
-        ]);
+        c.args(validate_args(list, jobs));
         c.current_dir(d);
         c.env("NO_PROXY", "*");
         c
@@ -478,21 +473,7 @@ pub(crate) fn bench(args: &[String]) -> Result {
         let out = Command::new(TIME)
             .args(["-f", "%M"])
             .arg(&hangar)
-            .args([
-                "sign",
-                "validate",
-                "-f",
-                list,
-                "-p",
-                "sigstore.pub",
-                "--tls-verify=false",
-                "--arch",
-                "",
-                "-o",
-                "failed.txt",
-                "-j",
-                "20",
-            ])
+            .args(validate_args(list, 20))
             .current_dir(d)
             .output()
             .map_err(|e| e.to_string())?;

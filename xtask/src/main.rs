@@ -41,6 +41,13 @@ fn main() -> ExitCode {
     }
 }
 
+/// Cargo's target folder (`CARGO_TARGET_DIR` or `<workspace>/target`).
+pub(crate) fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
 pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -215,9 +222,7 @@ fn ci() -> Result {
     // Each library packages and builds on its own (unpublished siblings come from the
     // workspace), in dependency order. Old tarballs of the same version would be reused
     // as they are, so they go first.
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"));
+    let target = target_dir();
     // Registry-sourced builds are never rebuilt for changed sources, so verification gets a
     // target folder of its own, fresh every time.
     let verify_dir = target.join("package-verify");
@@ -257,9 +262,7 @@ fn build_hangar() -> Result<PathBuf> {
             "hangar",
         ],
     )?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"));
+    let target = target_dir();
     Ok(target.join("debug/hangar"))
 }
 
