@@ -394,6 +394,7 @@ pub(crate) fn bench(args: &[String]) -> Result {
         "Seeded and signed in {:.0}s.\n",
         started.elapsed().as_secs_f64()
     );
+    let remote_label = format!("+{} ms per request, Bearer auth", o.delay_ms);
     let sets = [
         (
             "local registry",
@@ -405,7 +406,7 @@ pub(crate) fn bench(args: &[String]) -> Result {
             "local.txt",
         ),
         (
-            "+25 ms per request, Bearer auth",
+            remote_label.as_str(),
             &remote,
             ImageSet {
                 lines: proxied,
