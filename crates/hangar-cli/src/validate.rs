@@ -149,7 +149,7 @@ fn detail(result: &ImageResult) -> Value {
         .map(|p| {
             let mut o = json!({"platform": p.platform.to_string(), "reference": p.reference.to_string(), "digest": p.digest.to_string()});
             match &p.outcome {
-                Ok(a) => o.as_object_mut().map(|m| m.extend([("verdict".into(), json!("passed")), ("identity".into(), json!(a.identity)), ("key".into(), json!(a.key_fingerprint))])),
+                Ok(a) => o.as_object_mut().map(|m| m.extend([("verdict".into(), json!("passed")), ("identity".into(), json!(a.identity)), ("key".into(), json!(a.key_fingerprint)), ("key_algorithm".into(), json!(a.key_algorithm))])),
                 Err(r) => o.as_object_mut().map(|m| m.extend([("verdict".into(), json!(r.kind.as_str())), ("reason".into(), json!(r.reason))])),
             };
             o

@@ -2,7 +2,7 @@
 //! public keys, the strict payload parser and the cryptographic check.
 //!
 //! [`verify`] is the only way to get a [`VerifiedSignature`]: it runs the checks in
-//! containers/image's order (annotation present → base64 → ECDSA over the raw payload bytes
+//! containers/image's order (annotation present → base64 → signature over the raw payload bytes
 //! → strict payload parse). Comparing the signed digest with the manifest and the signed
 //! identity with the policy is the caller's next step; both inputs are on the result.
 //!
@@ -24,7 +24,7 @@ mod payload;
 #[cfg(feature = "sign")]
 mod private;
 
-pub use key::{KeyError, PublicKey};
+pub use key::{KeyError, MIN_RSA_BITS, PublicKey};
 pub use payload::{Payload, PayloadError, SIGNATURE_TYPE, parse_payload, payload_bytes};
 #[cfg(feature = "sign")]
 pub use private::{
@@ -61,6 +61,7 @@ pub enum SignatureError {
 pub struct VerifiedSignature {
     payload: Payload,
     key_fingerprint: String,
+    key_algorithm: String,
 }
 
 impl VerifiedSignature {
@@ -72,6 +73,11 @@ impl VerifiedSignature {
     /// The [`PublicKey::fingerprint`] of the key that verified it.
     pub fn key_fingerprint(&self) -> &str {
         &self.key_fingerprint
+    }
+
+    /// The [`PublicKey::algorithm`] of the key that verified it.
+    pub fn key_algorithm(&self) -> &str {
+        &self.key_algorithm
     }
 }
 
@@ -91,6 +97,7 @@ pub fn verify(
     Ok(VerifiedSignature {
         payload,
         key_fingerprint: key.fingerprint().to_owned(),
+        key_algorithm: key.algorithm(),
     })
 }
 

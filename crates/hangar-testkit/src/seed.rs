@@ -77,6 +77,46 @@ pub fn push_manifest(
     Ok(digest(bytes))
 }
 
+/// Pushes one tiny OCI image manifest (its layer and config too) by digest; returns its
+/// digest and the manifest's length.
+fn push_platform_image(
+    addr: &str,
+    repo: &str,
+    (os, arch, variant): (&str, &str, Option<&str>),
+    salt: &str,
+) -> Result<(String, usize), String> {
+    let layer_bytes = format!("layer of {repo} {os}/{arch} {salt}");
+    let layer = push_blob(addr, repo, layer_bytes.as_bytes())?;
+    let variant_json = variant
+        .map(|v| format!(r#","variant":"{v}""#))
+        .unwrap_or_default();
+    let config = format!(
+        r#"{{"architecture":"{arch}","os":"{os}"{variant_json},"rootfs":{{"type":"layers","diff_ids":["{layer}"]}}}}"#
+    );
+    let config_digest = push_blob(addr, repo, config.as_bytes())?;
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{layer}","size":{}}}]}}"#,
+        config.len(),
+        layer_bytes.len()
+    );
+    let d = push_manifest(
+        addr,
+        repo,
+        &digest(manifest.as_bytes()),
+        OCI_MANIFEST,
+        manifest.as_bytes(),
+    )?;
+    Ok((d, manifest.len()))
+}
+
+/// Pushes a tiny single-platform (linux/amd64) OCI image as `repo:tag`; `salt` makes its
+/// digest unique. Returns the manifest digest.
+pub fn push_image(addr: &str, repo: &str, tag: &str, salt: &str) -> Result<String, String> {
+    let (d, _) = push_platform_image(addr, repo, ("linux", "amd64", None), salt)?;
+    let (media_type, bytes) = get_manifest(addr, repo, &d)?;
+    push_manifest(addr, repo, tag, &media_type, &bytes)
+}
+
 /// Pushes a tiny OCI image index `repo:tag` with one image per `(os, arch, variant)`;
 /// `salt` makes the content (and digests) unique. Returns the index digest.
 pub fn push_multiarch(
@@ -87,34 +127,14 @@ pub fn push_multiarch(
     salt: &str,
 ) -> Result<String, String> {
     let mut entries = Vec::new();
-    for (os, arch, variant) in platforms {
-        let layer = push_blob(
-            addr,
-            repo,
-            format!("layer of {repo}:{tag} {os}/{arch} {salt}").as_bytes(),
-        )?;
+    for &(os, arch, variant) in platforms {
+        let (d, size) =
+            push_platform_image(addr, repo, (os, arch, variant), &format!("{tag} {salt}"))?;
         let variant_json = variant
             .map(|v| format!(r#","variant":"{v}""#))
             .unwrap_or_default();
-        let config = format!(
-            r#"{{"architecture":"{arch}","os":"{os}"{variant_json},"rootfs":{{"type":"layers","diff_ids":["{layer}"]}}}}"#
-        );
-        let config_digest = push_blob(addr, repo, config.as_bytes())?;
-        let layer_size = format!("layer of {repo}:{tag} {os}/{arch} {salt}").len();
-        let manifest = format!(
-            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{layer}","size":{layer_size}}}]}}"#,
-            config.len()
-        );
-        let d = push_manifest(
-            addr,
-            repo,
-            &digest(manifest.as_bytes()),
-            OCI_MANIFEST,
-            manifest.as_bytes(),
-        )?;
         entries.push(format!(
-            r#"{{"mediaType":"{OCI_MANIFEST}","digest":"{d}","size":{},"platform":{{"architecture":"{arch}","os":"{os}"{variant_json}}}}}"#,
-            manifest.len()
+            r#"{{"mediaType":"{OCI_MANIFEST}","digest":"{d}","size":{size},"platform":{{"architecture":"{arch}","os":"{os}"{variant_json}}}}}"#
         ));
     }
     let index = format!(
@@ -122,6 +142,36 @@ pub fn push_multiarch(
         entries.join(",")
     );
     push_manifest(addr, repo, tag, OCI_INDEX, index.as_bytes())
+}
+
+/// Stores a cosign simple-signing attachment for `signed` (a manifest digest) at the tag
+/// `sha256-<hex>.sig`, replacing any there: one layer holding `payload`, with `signature`
+/// (base64, or `None` for no annotation) in its annotation. Returns the attachment digest.
+pub fn push_simple_signing(
+    addr: &str,
+    repo: &str,
+    signed: &str,
+    payload: &[u8],
+    signature: Option<&str>,
+) -> Result<String, String> {
+    let config = br#"{"architecture":"","config":{},"created":"0001-01-01T00:00:00Z","history":[{"created":"0001-01-01T00:00:00Z"}],"os":"","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let config_digest = push_blob(addr, repo, config)?;
+    let layer = push_blob(addr, repo, payload)?;
+    let annotations = signature
+        .map(|s| {
+            format!(
+                r#","annotations":{{"dev.cosignproject.cosign/signature":{}}}"#,
+                serde_json::Value::from(s)
+            )
+        })
+        .unwrap_or_default();
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","size":{},"digest":"{config_digest}"}},"layers":[{{"mediaType":"application/vnd.dev.cosign.simplesigning.v1+json","size":{},"digest":"{layer}"{annotations}}}]}}"#,
+        config.len(),
+        payload.len()
+    );
+    let tag = format!("{}.sig", signed.replacen(':', "-", 1));
+    push_manifest(addr, repo, &tag, OCI_MANIFEST, manifest.as_bytes())
 }
 
 fn get_manifest(addr: &str, repo: &str, reference: &str) -> Result<(String, Vec<u8>), String> {

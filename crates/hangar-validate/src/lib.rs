@@ -65,6 +65,8 @@ pub struct Accepted {
     pub identity: String,
     /// The fingerprint of the key that verified it.
     pub key_fingerprint: String,
+    /// The type of the key that verified it (`ECDSA P-256`, `Ed25519`, `RSA 4096`, …).
+    pub key_algorithm: String,
 }
 
 /// What kind of failure a rejection is: for reports that tell "nobody signed this" from
@@ -510,6 +512,7 @@ impl<'a> Validator<'a> {
         Ok(Accepted {
             identity: claimed.docker_reference.clone(),
             key_fingerprint: verified.key_fingerprint().to_owned(),
+            key_algorithm: verified.key_algorithm().to_owned(),
         })
     }
 }

@@ -46,8 +46,8 @@ fn setup_errors_name_the_cause_before_any_traffic() {
     std::fs::write(dir.path().join("list.txt"), "127.0.0.1:9/x/y:1\n").expect("write");
     std::fs::write(dir.path().join("not.pem"), "hello").expect("write");
     std::fs::write(
-        dir.path().join("ed25519.pub"),
-        "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n",
+        dir.path().join("secp256k1.pub"),
+        "-----BEGIN PUBLIC KEY-----\nMFYwEAYHKoZIzj0CAQYFK4EEAAoDQgAEsuR5cbmUzP3ynxnxqMX8T6/oC7pEfuiC\nb7NDC+1dJBOHKNHQmjKQ0QkGKa9M4U9XV1qB3dsB2xVUVPqjbIfnXg==\n-----END PUBLIC KEY-----\n",
     )
     .expect("write");
     let key = key_arg();
@@ -65,8 +65,8 @@ fn setup_errors_name_the_cause_before_any_traffic() {
             "sigstore public key not.pem: not a PEM file",
         ),
         (
-            vec!["-f", "list.txt", "-p", "ed25519.pub"],
-            "unsupported public key type Ed25519",
+            vec!["-f", "list.txt", "-p", "secp256k1.pub"],
+            "unsupported public key type ECDSA with curve OID 1.3.132.0.10",
         ),
         (
             vec![

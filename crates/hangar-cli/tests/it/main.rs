@@ -3,6 +3,7 @@
 mod adversarial;
 mod auth;
 mod cli;
+mod keytypes;
 mod options;
 mod oracle;
 mod resilience;
