@@ -154,6 +154,10 @@ pub(crate) struct ValidateArgs {
     /// Also require a valid signature on each manifest list / index digest itself.
     #[arg(long)]
     pub(crate) validate_manifest_index: bool,
+    /// Also accept cosign v3 signatures (Sigstore bundles found through OCI referrers),
+    /// which name the image by digest but no repository, so no identity rule can apply.
+    #[arg(long)]
+    pub(crate) accept_unnamed_signatures: bool,
     /// Write a JSON report of every line and platform (schema: docs/report.md).
     #[arg(long, value_name = "FILE")]
     pub(crate) report: Option<PathBuf>,

@@ -38,6 +38,7 @@ pub(crate) fn run(args: &ValidateArgs) -> ExitCode {
         |keys: &[PublicKey], identity: &SignedIdentity, image: &Reference, deadline: Deadline| {
             let validator = Validator {
                 require_index_signature: args.validate_manifest_index,
+                accept_unnamed_signatures: args.accept_unnamed_signatures,
                 ..Validator::new(&setup.client, keys, identity, &setup.platforms)
             };
             validator.validate(image, deadline)
@@ -149,7 +150,7 @@ fn detail(result: &ImageResult) -> Value {
         .map(|p| {
             let mut o = json!({"platform": p.platform.to_string(), "reference": p.reference.to_string(), "digest": p.digest.to_string()});
             match &p.outcome {
-                Ok(a) => o.as_object_mut().map(|m| m.extend([("verdict".into(), json!("passed")), ("identity".into(), json!(a.identity)), ("key".into(), json!(a.key_fingerprint)), ("key_algorithm".into(), json!(a.key_algorithm))])),
+                Ok(a) => o.as_object_mut().map(|m| m.extend([("verdict".into(), json!("passed")), ("identity".into(), json!(a.identity)), ("signature_format".into(), json!(a.format.as_str())), ("key".into(), json!(a.key_fingerprint)), ("key_algorithm".into(), json!(a.key_algorithm))])),
                 Err(r) => o.as_object_mut().map(|m| m.extend([("verdict".into(), json!(r.kind.as_str())), ("reason".into(), json!(r.reason))])),
             };
             o
@@ -178,11 +179,14 @@ fn report_line(result: ImageResult, id: usize, image: &Reference) -> LineResult 
             Ok(a) => log::debug(
                 Some(id),
                 &format!(
-                    "{} [{}]: signature by key {} for identity {} accepted",
+                    "{} [{}]: {} signature by key {} for identity {} accepted",
                     p.platform,
                     p.reference,
+                    a.format.as_str(),
                     &a.key_fingerprint[..12.min(a.key_fingerprint.len())],
                     a.identity
+                        .as_deref()
+                        .unwrap_or("(none: accepted by --accept-unnamed-signatures)")
                 ),
             ),
             Err(r) => log::debug(Some(id), &format!("{} [{}]: {r}", p.platform, p.reference)),

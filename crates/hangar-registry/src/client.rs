@@ -22,6 +22,10 @@ use crate::challenge::{self, Challenge};
 use crate::credentials::{CredentialError, CredentialStore, Credentials};
 use crate::{MANIFEST_SIZE_LIMIT, media_type};
 
+#[path = "referrers.rs"]
+mod referrers;
+pub use referrers::{MAX_REFERRER_PAGES, Referrer, ReferrersSource};
+
 const ACCEPT_MANIFESTS: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.v1+prettyjws, application/vnd.docker.distribution.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.index.v1+json";
 /// Error bodies are read only this far.
 const ERROR_BODY_LIMIT: u64 = 64 << 10;
@@ -181,6 +185,14 @@ pub enum Error {
         /// The registry host.
         registry: String,
         /// What went wrong.
+        message: String,
+    },
+    /// The registry answered with something that breaks the protocol.
+    #[error("{request}: {message}")]
+    Protocol {
+        /// The request: method and URL.
+        request: String,
+        /// What is wrong with the answer.
         message: String,
     },
     /// Credentials could not be read.

@@ -23,7 +23,10 @@ mod client;
 mod credentials;
 pub mod registries_conf;
 
-pub use client::{Client, Config, Deadline, Error, Manifest, TlsVerify, sha256};
+pub use client::{
+    Client, Config, Deadline, Error, MAX_REFERRER_PAGES, Manifest, Referrer, ReferrersSource,
+    TlsVerify, sha256,
+};
 pub use credentials::{CredentialError, CredentialStore, Credentials};
 
 /// Media types of the manifests a registry may serve.

@@ -19,11 +19,16 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod bundle;
 mod key;
 mod payload;
 #[cfg(feature = "sign")]
 mod private;
 
+pub use bundle::{
+    BUNDLE_MEDIA_TYPE, BundleError, COSIGN_SIGN_PREDICATE, IN_TOTO_PAYLOAD_TYPE,
+    IN_TOTO_STATEMENT_V1, VerifiedBundle, cosign_statement, dsse_pae, verify_bundle,
+};
 pub use key::{KeyError, MIN_RSA_BITS, PublicKey};
 pub use payload::{Payload, PayloadError, SIGNATURE_TYPE, parse_payload, payload_bytes};
 #[cfg(feature = "sign")]

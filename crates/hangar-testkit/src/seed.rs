@@ -246,3 +246,70 @@ pub fn copy_repository(addr: &str, from: &str, to: &str) -> Result<Vec<String>, 
     }
     Ok(tags)
 }
+
+/// The media type of a Sigstore bundle v0.3, as cosign v3 stores it.
+pub const BUNDLE_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+
+/// Stores a cosign v3 signature the way cosign's bundle specification describes it: the
+/// bundle as a blob, the empty config, and an OCI 1.1 manifest with `artifactType` the
+/// bundle type and `subject` the signed manifest (pushed by digest). Returns the referring
+/// manifest's digest and size.
+pub fn push_bundle(
+    addr: &str,
+    repo: &str,
+    subject: &str,
+    bundle: &[u8],
+) -> Result<(String, usize), String> {
+    let (subject_type, subject_bytes) = get_manifest(addr, repo, subject)?;
+    let empty = push_blob(addr, repo, b"{}")?;
+    let layer = push_blob(addr, repo, bundle)?;
+    let title = layer.replacen(':', "-", 1);
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","artifactType":"{BUNDLE_MEDIA_TYPE}","config":{{"mediaType":"application/vnd.oci.empty.v1+json","digest":"{empty}","size":2}},"layers":[{{"mediaType":"{BUNDLE_MEDIA_TYPE}","digest":"{layer}","size":{},"annotations":{{"org.opencontainers.image.title":"{title}.sigstore.json"}}}}],"subject":{{"mediaType":"{subject_type}","digest":"{subject}","size":{}}},"annotations":{{"dev.sigstore.bundle.content":"dsse-envelope","dev.sigstore.bundle.predicateType":"https://sigstore.dev/cosign/sign/v1"}}}}"#,
+        bundle.len(),
+        subject_bytes.len()
+    );
+    let d = push_manifest(
+        addr,
+        repo,
+        &digest(manifest.as_bytes()),
+        OCI_MANIFEST,
+        manifest.as_bytes(),
+    )?;
+    Ok((d, manifest.len()))
+}
+
+/// The referrers index listing `referrers` (digest, size, artifactType), as the referrers
+/// API or the fallback tag serves it.
+pub fn referrers_index(referrers: &[(String, usize, String)]) -> String {
+    let entries: Vec<String> = referrers
+        .iter()
+        .map(|(d, size, artifact_type)| {
+            format!(
+                r#"{{"mediaType":"{OCI_MANIFEST}","digest":"{d}","size":{size},"artifactType":"{artifact_type}"}}"#
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{}]}}"#,
+        entries.join(",")
+    )
+}
+
+/// Writes the referrers tag `sha256-<hex>` of `subject` (the OCI fallback for registries
+/// without the referrers API, such as distribution 2.8) listing `referrers`.
+pub fn push_referrers_tag(
+    addr: &str,
+    repo: &str,
+    subject: &str,
+    referrers: &[(String, usize, String)],
+) -> Result<String, String> {
+    let index = referrers_index(referrers);
+    push_manifest(
+        addr,
+        repo,
+        &subject.replacen(':', "-", 1),
+        OCI_INDEX,
+        index.as_bytes(),
+    )
+}

@@ -28,6 +28,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod bundle;
 mod platform;
 
 use hangar_policy::SignedIdentity;
@@ -35,6 +36,7 @@ use hangar_reference::{Digest, Reference};
 use hangar_registry::{Client, Deadline, Error as RegistryError, media_type};
 use hangar_signature::{PublicKey, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, verify};
 
+pub use bundle::MAX_BUNDLES;
 pub use platform::{Platform, PlatformFilter};
 
 /// The largest signature payload read (containers/image's limit).
@@ -58,11 +60,36 @@ pub enum Verdict {
     Skipped,
 }
 
+/// How an accepted signature was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignatureFormat {
+    /// A cosign simple-signing layer in the `sha256-<hex>.sig` attachment (cosign ≤ 2,
+    /// containers/image, Go hangar).
+    SimpleSigning,
+    /// A Sigstore bundle (DSSE + in-toto) attached as an OCI 1.1 referrer (cosign ≥ 3).
+    Bundle,
+}
+
+impl SignatureFormat {
+    /// `simple-signing` or `sigstore-bundle`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignatureFormat::SimpleSigning => "simple-signing",
+            SignatureFormat::Bundle => "sigstore-bundle",
+        }
+    }
+}
+
 /// A signature that was accepted for a platform image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accepted {
-    /// The identity the signature claims (`docker-reference`, as written).
-    pub identity: String,
+    /// The identity the signature claims (`docker-reference`, as written); `None` for a
+    /// bundle, which names no repository and is accepted only with
+    /// [`Validator::accept_unnamed_signatures`].
+    pub identity: Option<String>,
+    /// How the signature was stored.
+    pub format: SignatureFormat,
     /// The fingerprint of the key that verified it.
     pub key_fingerprint: String,
     /// The type of the key that verified it (`ECDSA P-256`, `Ed25519`, `RSA 4096`, …).
@@ -165,6 +192,10 @@ pub struct Validator<'a> {
     /// Also require an accepted signature on an index's own digest (containers/image never
     /// checks it; `--validate-manifest-index`).
     pub require_index_signature: bool,
+    /// Accept a valid cosign v3 bundle signature, which names the image by digest only and
+    /// so cannot be checked against `identity` (`--accept-unnamed-signatures`). Without it
+    /// such a signature is found and reported, never accepted.
+    pub accept_unnamed_signatures: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -333,6 +364,7 @@ impl<'a> Validator<'a> {
             identity,
             platforms,
             require_index_signature: false,
+            accept_unnamed_signatures: false,
         }
     }
 
@@ -373,8 +405,34 @@ impl<'a> Validator<'a> {
         summarize(image, platforms)
     }
 
-    /// Looks for one acceptable signature of `digest` in `repository`, for `intended`.
+    /// Looks for one acceptable signature of `digest` in `repository`, for `intended`: in
+    /// the `.sig` attachment first, then (only if that gave none) among the referrers.
     fn validate_platform(
+        &self,
+        repository: &Reference,
+        digest: &Digest,
+        intended: &Reference,
+        deadline: Deadline,
+    ) -> Result<Accepted, Rejection> {
+        let simple = self.simple_signing(repository, digest, intended, deadline);
+        let Err(simple) = simple else { return simple };
+        if simple.kind == RejectionKind::Error {
+            return Err(simple);
+        }
+        let bundles = match bundle::check_referrers(self, repository, digest, deadline) {
+            Ok(a) => return Ok(a),
+            Err(r) => r,
+        };
+        Err(combine(
+            [simple, bundles]
+                .into_iter()
+                .filter(|r| r.kind != RejectionKind::Unsigned)
+                .collect(),
+        ))
+    }
+
+    /// Looks for one acceptable simple-signing signature in the `.sig` attachment.
+    fn simple_signing(
         &self,
         repository: &Reference,
         digest: &Digest,
@@ -417,39 +475,7 @@ impl<'a> Validator<'a> {
                 Err(r) => rejections.push(r),
             }
         }
-        match rejections.len() {
-            0 => Err(Rejection::new(Unsigned, NO_SIGNATURE)),
-            1 => Err(rejections.remove(0)),
-            _ => {
-                let kind = rejections.iter().map(|r| r.kind).max().unwrap_or(Invalid);
-                // Identical reasons are told once with a count: a hostile attachment with
-                // thousands of layers must not produce a megabyte of log.
-                let mut counted: Vec<(&str, usize)> = Vec::new();
-                for r in &rejections {
-                    match counted.iter_mut().find(|(text, _)| *text == r.reason) {
-                        Some((_, n)) => *n += 1,
-                        None => counted.push((&r.reason, 1)),
-                    }
-                }
-                let reasons: Vec<String> = counted
-                    .iter()
-                    .map(|(t, n)| {
-                        if *n == 1 {
-                            (*t).to_owned()
-                        } else {
-                            format!("{t} ({n} times)")
-                        }
-                    })
-                    .collect();
-                Err(Rejection::new(
-                    kind,
-                    format!(
-                        "None of the signatures were accepted, reasons: {}",
-                        reasons.join("; ")
-                    ),
-                ))
-            }
-        }
+        Err(combine(rejections))
     }
 
     fn check_signature(
@@ -510,10 +536,50 @@ impl<'a> Validator<'a> {
             ));
         }
         Ok(Accepted {
-            identity: claimed.docker_reference.clone(),
+            identity: Some(claimed.docker_reference.clone()),
+            format: SignatureFormat::SimpleSigning,
             key_fingerprint: verified.key_fingerprint().to_owned(),
             key_algorithm: verified.key_algorithm().to_owned(),
         })
+    }
+}
+
+/// One rejection from several: none is "unsigned"; one is itself; more are listed, the
+/// most serious kind winning.
+fn combine(mut rejections: Vec<Rejection>) -> Rejection {
+    use RejectionKind::{Invalid, Unsigned};
+    match rejections.len() {
+        0 => Rejection::new(Unsigned, NO_SIGNATURE),
+        1 => rejections.remove(0),
+        _ => {
+            let kind = rejections.iter().map(|r| r.kind).max().unwrap_or(Invalid);
+            // Identical reasons are told once with a count: a hostile attachment with
+            // thousands of layers must not produce a megabyte of log.
+            let mut counted: Vec<(&str, usize)> = Vec::new();
+            for r in &rejections {
+                match counted.iter_mut().find(|(text, _)| *text == r.reason) {
+                    Some((_, n)) => *n += 1,
+                    None => counted.push((&r.reason, 1)),
+                }
+            }
+            let reasons: Vec<String> = counted
+                .iter()
+                .map(|(t, n)| {
+                    if *n == 1 {
+                        (*t).to_owned()
+                    } else {
+                        format!("{t} ({n} times)")
+                    }
+                })
+                .collect();
+            Rejection::new(
+                kind,
+                format!(
+                    "None of the signatures were accepted, reasons: {}",
+                    reasons.join("; ")
+                ),
+            )
+        }
     }
 }
 

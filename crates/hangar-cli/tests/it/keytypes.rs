@@ -2,48 +2,12 @@
 //! independent signer) with P-384, P-521, Ed25519 and RSA keys and the hashes the two
 //! signers in the wild use, validated with several `--sigstore-pubkey` at once.
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use hangar_reference::Digest;
 use hangar_signature::payload_bytes;
 use hangar_testkit::{Registry, TempDir, require_tool, seed};
 use serde_json::Value;
 
-use crate::validate_in;
-
-fn key_file(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../hangar-signature/tests/data/keys")
-        .join(name)
-}
-
-/// Signs `payload` with OpenSSL: `hash` for ECDSA and RSA, `None` for Ed25519 (pure).
-fn openssl_sign(dir: &std::path::Path, key: &str, hash: Option<&str>, payload: &[u8]) -> String {
-    use base64::Engine as _;
-    let input = dir.join("payload.json");
-    std::fs::write(&input, payload).expect("write payload");
-    let key = key_file(key);
-    let mut cmd = Command::new("openssl");
-    match hash {
-        Some(h) => cmd
-            .args(["dgst", &format!("-{h}"), "-sign"])
-            .arg(&key)
-            .arg(&input),
-        None => cmd
-            .args(["pkeyutl", "-sign", "-rawin", "-inkey"])
-            .arg(&key)
-            .arg("-in")
-            .arg(&input),
-    };
-    let out = cmd.output().expect("run openssl");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    base64::engine::general_purpose::STANDARD.encode(out.stdout)
-}
+use crate::{key_file, openssl_sign, validate_in};
 
 #[test]
 fn every_key_type_signed_by_openssl_validates_and_wrong_hashes_do_not() {

@@ -2,6 +2,7 @@
 
 mod adversarial;
 mod auth;
+mod bundles;
 mod cli;
 mod keytypes;
 mod options;
@@ -168,4 +169,43 @@ pub(crate) fn validate(list: &str, extra: &[&str]) -> Run {
     ];
     args.extend_from_slice(extra);
     hangar(list, &args)
+}
+
+/// A key or signature from hangar-signature's OpenSSL-made test vectors.
+pub(crate) fn key_file(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../hangar-signature/tests/data/keys")
+        .join(name)
+}
+
+/// Signs `payload` with OpenSSL: `hash` for ECDSA and RSA, `None` for Ed25519 (pure).
+pub(crate) fn openssl_sign(
+    dir: &std::path::Path,
+    key: &str,
+    hash: Option<&str>,
+    payload: &[u8],
+) -> String {
+    use base64::Engine as _;
+    let input = dir.join("payload.json");
+    std::fs::write(&input, payload).expect("write payload");
+    let key = key_file(key);
+    let mut cmd = Command::new("openssl");
+    match hash {
+        Some(h) => cmd
+            .args(["dgst", &format!("-{h}"), "-sign"])
+            .arg(&key)
+            .arg(&input),
+        None => cmd
+            .args(["pkeyutl", "-sign", "-rawin", "-inkey"])
+            .arg(&key)
+            .arg("-in")
+            .arg(&input),
+    };
+    let out = cmd.output().expect("run openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    base64::engine::general_purpose::STANDARD.encode(out.stdout)
 }

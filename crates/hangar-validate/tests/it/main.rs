@@ -49,6 +49,7 @@ fn requests_per_image_with_warm_tokens() {
         identity: &multi_identity,
         platforms: &platforms,
         require_index_signature: false,
+        accept_unnamed_signatures: false,
     };
     let multi =
         Reference::parse_normalized(&format!("{}/fixtures/multi:v1", proxy.addr())).expect("ref");
