@@ -6,6 +6,7 @@ mod duration;
 mod inspect;
 mod keys;
 mod log;
+mod report;
 mod runner;
 mod sign;
 mod validate;
@@ -158,9 +159,12 @@ pub(crate) struct ValidateArgs {
     /// which name the image by digest but no repository, so no identity rule can apply.
     #[arg(long)]
     pub(crate) accept_unnamed_signatures: bool,
-    /// Write a JSON report of every line and platform (schema: docs/report.md).
+    /// Write a report of every line and platform (docs/report.md).
     #[arg(long, value_name = "FILE")]
     pub(crate) report: Option<PathBuf>,
+    /// The report's format.
+    #[arg(long, value_enum, default_value_t = report::ReportFormat::Json, requires = "report")]
+    pub(crate) report_format: report::ReportFormat,
 }
 
 /// `--timeout`: `None` when the budget is unlimited (`0`).

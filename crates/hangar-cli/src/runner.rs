@@ -14,6 +14,7 @@ use hangar_registry::{Client, Config, CredentialStore, Deadline, TlsVerify, regi
 use hangar_validate::PlatformFilter;
 use serde_json::{Value, json};
 
+use crate::report::ReportFormat;
 use crate::{ListArgs, log};
 
 const MAX_JOBS: i64 = 20;
@@ -42,8 +43,8 @@ pub(crate) struct ListSetup {
     jobs: usize,
     timeout: Option<Duration>,
     failed: PathBuf,
-    /// `--report FILE`, for commands that write one.
-    pub(crate) report: Option<PathBuf>,
+    /// `--report FILE` and its format, for commands that write one.
+    pub(crate) report: Option<(PathBuf, ReportFormat)>,
 }
 
 pub(crate) fn tls_verify(flag: Option<bool>) -> TlsVerify {
@@ -305,9 +306,11 @@ fn finish(
 }
 
 /// `--report FILE`: every line of the list exactly once, in list order (schema in
-/// docs/report.md), written atomically.
+/// docs/report.schema.json), written atomically in the chosen format.
 fn write_report(setup: &ListSetup, results: &[LineResult], elapsed: Duration) {
-    let Some(path) = &setup.report else { return };
+    let Some((path, format)) = &setup.report else {
+        return;
+    };
     let count = |v: &str| results.iter().filter(|r| r.detail["verdict"] == v).count();
     let lines: Vec<Value> = setup
         .entries
@@ -337,7 +340,7 @@ fn write_report(setup: &ListSetup, results: &[LineResult], elapsed: Duration) {
         },
         "lines": lines,
     });
-    let text = serde_json::to_string_pretty(&report).unwrap_or_default() + "\n";
+    let text = crate::report::render(&report, *format);
     match write_atomically(path, text.as_bytes()) {
         Ok(()) => log::info(
             None,

@@ -137,7 +137,7 @@ fn prepare(args: &ValidateArgs) -> Result<(runner::ListSetup, Mode)> {
         }
     };
     let mut setup = runner::prepare(&args.list)?;
-    setup.report = args.report.clone();
+    setup.report = args.report.clone().map(|p| (p, args.report_format));
     Ok((setup, mode))
 }
 

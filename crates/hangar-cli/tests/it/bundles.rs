@@ -13,7 +13,7 @@ use hangar_testkit::seed::{self, BUNDLE_MEDIA_TYPE};
 use hangar_testkit::{Registry, TempDir, require_tool};
 use serde_json::Value;
 
-use crate::{Run, key_file, openssl_sign, run_in};
+use crate::{Run, assert_report_schema, key_file, openssl_sign, run_in};
 
 /// A bundle v0.3 whose envelope carries `statement`, signed (P-384, SHA-384, by OpenSSL)
 /// over the PAE of `signed_statement`.
@@ -65,7 +65,9 @@ fn validate(dir: &std::path::Path, lines: &str, extra: &[&str]) -> (Run, Value) 
     args.extend_from_slice(extra);
     let run = run_in(dir, &args);
     let report = std::fs::read_to_string(dir.join("report.json")).expect("report");
-    (run, serde_json::from_str(&report).expect("json"))
+    let report: Value = serde_json::from_str(&report).expect("json");
+    assert_report_schema(&report);
+    (run, report)
 }
 
 fn platform(report: &Value, line: usize) -> &Value {

@@ -1,6 +1,8 @@
 //! Flags, setup errors, list handling, output and the failed file.
 
-use crate::{fixture, hangar, lab_pub, run_in, validate};
+use crate::{
+    assert_report_schema, check_report_schema, fixture, hangar, lab_pub, run_in, validate,
+};
 use hangar_testkit::{TempDir, fixture_dir, free_port, http_request};
 
 const SINGLE: &str = "127.0.0.1:5000/fixtures/single:v1";
@@ -436,4 +438,101 @@ fn report_lists_every_line_once_with_platform_verdicts() {
     );
     assert_eq!(lines[0]["reference"], SINGLE);
     assert!(lines[5].get("reference").is_none());
+    assert_report_schema(&report);
+    // The schema is not vacuous: a line without its verdict, or an accepted platform
+    // without its key, does not match.
+    for broken in [
+        |r: &mut serde_json::Value| {
+            r["lines"][1].as_object_mut().map(|o| o.remove("verdict"));
+        },
+        |r: &mut serde_json::Value| {
+            r["lines"][0]["platforms"][0]
+                .as_object_mut()
+                .map(|o| o.remove("key"));
+        },
+        |r: &mut serde_json::Value| r["summary"]["surprise"] = 1.into(),
+    ] {
+        let mut bad = report.clone();
+        broken(&mut bad);
+        assert!(check_report_schema(&bad).is_err(), "schema accepted {bad}");
+    }
+
+    // The same run as YAML is the same tree; as CSV, one row per platform (or per line).
+    let run_format = |format: &str, file: &str| {
+        let run = run_in(
+            dir.path(),
+            &[
+                "sign",
+                "validate",
+                "-f",
+                "list.txt",
+                "-p",
+                &key,
+                "--tls-verify=false",
+                "--report",
+                file,
+                "--report-format",
+                format,
+            ],
+        );
+        assert_eq!(run.code, 1, "{}", run.all());
+        std::fs::read_to_string(dir.path().join(file)).expect("report")
+    };
+    let without_time = |mut v: serde_json::Value| {
+        v["summary"]["elapsed_seconds"] = 0.into();
+        v
+    };
+    let yaml: serde_json::Value =
+        serde_yaml_ng::from_str(&run_format("yaml", "report.yaml")).expect("YAML parses");
+    assert_report_schema(&yaml);
+    assert_eq!(without_time(yaml), without_time(report.clone()));
+    let csv = run_format("csv", "report.csv");
+    let rows = parse_csv(&csv);
+    assert_eq!(
+        rows[0].join(","),
+        "id,line_number,line,reference,line_verdict,line_reason,platform,digest,verdict,reason,identity,signature_format,key,key_algorithm"
+    );
+    let want_rows: usize = lines
+        .iter()
+        .map(|l| l["platforms"].as_array().map_or(1, |p| p.len().max(1)))
+        .sum();
+    assert_eq!(rows.len() - 1, want_rows, "{csv}");
+    for row in &rows[1..] {
+        assert_eq!(row.len(), 14, "{row:?}");
+        let line = &lines[row[0].parse::<usize>().expect("id") - 1];
+        assert_eq!(row[2], line["line"].as_str().expect("line"));
+        assert_eq!(row[4], line["verdict"].as_str().expect("verdict"));
+    }
+    let multi_rows: Vec<&Vec<String>> = rows.iter().filter(|r| r[0] == "7").collect();
+    assert_eq!(multi_rows.len(), 2);
+    assert!(multi_rows.iter().all(|r| r[8] == "passed"
+        && r[10] == "127.0.0.1:5000/fixtures/multi:v1"
+        && r[11] == "simple-signing"
+        && r[13] == "ECDSA P-256"));
+}
+
+/// RFC 4180: quoted fields may hold commas, doubled quotes and line breaks.
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let (mut rows, mut row, mut field) = (Vec::new(), Vec::new(), String::new());
+    let mut chars = text.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut field)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    rows
 }

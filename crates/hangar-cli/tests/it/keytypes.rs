@@ -7,7 +7,7 @@ use hangar_signature::payload_bytes;
 use hangar_testkit::{Registry, TempDir, require_tool, seed};
 use serde_json::Value;
 
-use crate::{key_file, openssl_sign, validate_in};
+use crate::{assert_report_schema, key_file, openssl_sign, validate_in};
 
 #[test]
 fn every_key_type_signed_by_openssl_validates_and_wrong_hashes_do_not() {
@@ -58,6 +58,7 @@ fn every_key_type_signed_by_openssl_validates_and_wrong_hashes_do_not() {
         &std::fs::read_to_string(dir.path().join("report.json")).expect("report"),
     )
     .expect("json");
+    assert_report_schema(&report);
     let rows = report["lines"].as_array().expect("lines");
     assert_eq!(rows.len(), cases.len());
     for ((key, hash, accepted), row) in cases.iter().zip(rows) {

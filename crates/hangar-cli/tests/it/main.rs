@@ -209,3 +209,30 @@ pub(crate) fn openssl_sign(
     );
     base64::engine::general_purpose::STANDARD.encode(out.stdout)
 }
+
+/// Checks `report` against docs/report.schema.json with a generic JSON Schema validator.
+#[track_caller]
+pub(crate) fn assert_report_schema(report: &serde_json::Value) {
+    if let Err(e) = check_report_schema(report) {
+        panic!("report does not match docs/report.schema.json: {e}\n{report:#}");
+    }
+}
+
+/// The schema validator's complaint about `report`, if any.
+pub(crate) fn check_report_schema(report: &serde_json::Value) -> Result<(), String> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/report.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("schema file"))
+            .expect("schema JSON");
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler
+        .add_resource("report.schema.json", schema)
+        .expect("add schema");
+    let index = compiler
+        .compile("report.schema.json", &mut schemas)
+        .unwrap_or_else(|e| panic!("schema does not compile: {e:#}"));
+    schemas
+        .validate(report, index)
+        .map_err(|e| format!("{e:#}"))
+}

@@ -67,6 +67,8 @@ fn ctrl_c_records_every_unfinished_line_as_failed() {
             "2",
             "--exact-repository",
             "127.0.0.1:5000/fixtures/single",
+            "--report",
+            "report.json",
         ],
     );
     let child = spawn_in(dir.path(), &a, &[]);
@@ -87,6 +89,19 @@ fn ctrl_c_records_every_unfinished_line_as_failed() {
     assert!(run.stderr.contains("Interrupted"), "{}", run.stderr);
     // Each line needs several 2-second requests: none can have passed.
     assert_eq!(run.failed.as_deref(), Some(list.as_str()), "{}", run.all());
+    // The report is complete too: every line once, as an error, in the documented shape.
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("report.json")).expect("report"),
+    )
+    .expect("JSON");
+    crate::assert_report_schema(&report);
+    assert_eq!(report["summary"]["error"], 6, "{report}");
+    assert!(
+        report["lines"].as_array().is_some_and(|l| l.len() == 6
+            && l.iter()
+                .all(|l| l["reason"] == "interrupted before it finished")),
+        "{report}"
+    );
 }
 
 #[test]
