@@ -1,11 +1,12 @@
 //! Log lines in upstream hangar's shape, `[HH:MM:SS] [LEVL] [IMG:n] message`: info and debug
-//! to stdout, warnings and errors to stderr, colour only on a terminal. Also the `tracing`
+//! to stdout, warnings and errors to stderr, colour only on a terminal; a progress line on
+//! stderr when it is a terminal, erased around every log line. Also the `tracing`
 //! subscriber that turns the libraries' debug events into such lines under `--debug`.
 
 use std::cell::Cell;
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,11 +104,65 @@ pub(crate) fn log(level: Level, img: Option<usize>, msg: &str) {
         }
     }
     line.push('\n');
+    // The progress line (if any) is erased first and drawn again after, under its lock.
+    let progress = PROGRESS.lock().unwrap_or_else(PoisonError::into_inner);
+    if progress.is_some() {
+        let _ = std::io::stderr().lock().write_all(ERASE_LINE.as_bytes());
+    }
     if to_stderr {
         let _ = std::io::stderr().lock().write_all(line.as_bytes());
     } else {
         let _ = std::io::stdout().lock().write_all(line.as_bytes());
     }
+    if let Some(bar) = progress.as_deref() {
+        let _ = std::io::stderr().lock().write_all(bar.as_bytes());
+    }
+}
+
+const ERASE_LINE: &str = "\r\x1b[2K";
+
+/// The progress line being shown, when stderr is a terminal.
+static PROGRESS: Mutex<Option<String>> = Mutex::new(None);
+
+/// Whether a progress line may be drawn: stderr is a terminal and `--quiet` is off.
+pub(crate) fn progress_wanted() -> bool {
+    std::io::stderr().is_terminal() && !QUIET.get().copied().unwrap_or(false)
+}
+
+/// Shows `text` as the progress line (replacing the last one), or erases it with `None`.
+pub(crate) fn set_progress(text: Option<String>) {
+    let mut progress = PROGRESS.lock().unwrap_or_else(PoisonError::into_inner);
+    if *progress == text {
+        return;
+    }
+    let mut out = String::new();
+    if progress.is_some() {
+        out.push_str(ERASE_LINE);
+    }
+    if let Some(t) = &text {
+        out.push_str(t);
+    }
+    let _ = std::io::stderr().lock().write_all(out.as_bytes());
+    *progress = text;
+}
+
+/// The progress line: a bar and the counts so far.
+pub(crate) fn progress_text(
+    done: usize,
+    total: usize,
+    passed: usize,
+    failed: usize,
+    skipped: usize,
+    elapsed: std::time::Duration,
+) -> String {
+    const WIDTH: usize = 24;
+    let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
+    format!(
+        "[{}{}] {done}/{total} lines · {passed} passed · {failed} failed · {skipped} skipped · {:.0}s",
+        "#".repeat(filled),
+        "-".repeat(WIDTH - filled),
+        elapsed.as_secs_f64()
+    )
 }
 
 pub(crate) fn info(img: Option<usize>, msg: &str) {

@@ -222,21 +222,89 @@ where
             drop(tx);
         });
         let mut received = 0;
+        let mut progress = Progress::new(&results, log::progress_wanted(), started);
         while received < pending {
+            progress.draw(received);
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok((i, r)) => {
+                    progress.count(&r);
                     results[i] = Some(r);
                     received += 1;
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) if cancelled.load(Ordering::SeqCst) => {
+                    progress.clear();
                     interrupted(setup, labels, std::mem::take(&mut results), started);
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
         }
+        progress.clear();
     });
     complete(results, "no result")
+}
+
+/// The progress line of a run on a terminal, redrawn at most every 100 ms.
+struct Progress {
+    enabled: bool,
+    started: Instant,
+    last: Option<Instant>,
+    total: usize,
+    done_before: usize,
+    counts: [usize; 3],
+}
+
+impl Progress {
+    fn new(results: &[Option<LineResult>], enabled: bool, started: Instant) -> Progress {
+        let mut p = Progress {
+            enabled,
+            started,
+            last: None,
+            total: results.len(),
+            done_before: 0,
+            counts: [0; 3],
+        };
+        for r in results.iter().flatten() {
+            p.count(r);
+            p.done_before += 1;
+        }
+        p
+    }
+
+    fn count(&mut self, r: &LineResult) {
+        let slot = match r.verdict {
+            LineVerdict::Passed => 0,
+            LineVerdict::Failed => 1,
+            LineVerdict::Skipped => 2,
+        };
+        self.counts[slot] += 1;
+    }
+
+    fn draw(&mut self, received: usize) {
+        if !self.enabled
+            || self
+                .last
+                .is_some_and(|t| t.elapsed() < Duration::from_millis(100))
+        {
+            return;
+        }
+        self.last = Some(Instant::now());
+        let [passed, failed, skipped] = self.counts;
+        log::set_progress(Some(log::progress_text(
+            self.done_before + received,
+            self.total,
+            passed,
+            failed,
+            skipped,
+            self.started.elapsed(),
+        )));
+    }
+
+    fn clear(&mut self) {
+        if self.enabled {
+            log::set_progress(None);
+        }
+    }
 }
 
 /// Every line gets a result: one that never finished has failed.

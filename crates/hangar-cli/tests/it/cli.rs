@@ -536,3 +536,45 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
     }
     rows
 }
+
+#[test]
+fn progress_line_on_a_terminal_only() {
+    hangar_testkit::require_tool("/usr/bin/script", "bsdutils").unwrap_or_else(|e| panic!("{e}"));
+    let _fx = fixture();
+    let dir = TempDir::new("progress").expect("tmp");
+    let list = format!("{SINGLE}\n").repeat(3) + "127.0.0.1:5000/fixtures/unsigned:v1\n";
+    std::fs::write(dir.path().join("list.txt"), &list).expect("write");
+    let command = format!(
+        "'{}' sign validate -f list.txt -p '{}' --tls-verify=false -o failed.txt",
+        env!("CARGO_BIN_EXE_hangar"),
+        key_arg()
+    );
+    // `script` runs the command on a pseudo-terminal and copies what it printed.
+    let out = std::process::Command::new("timeout")
+        .args(["60", "script", "-q", "-e", "-c", &command, "/dev/null"])
+        .current_dir(dir.path())
+        .env("HOME", dir.path())
+        .env("NO_PROXY", "127.0.0.1")
+        .output()
+        .expect("run script");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("/4 lines · "), "no progress line: {text:?}");
+    assert!(
+        text.contains("\r\x1b[2K"),
+        "progress never erased: {text:?}"
+    );
+    // The summary comes after the last progress line was erased.
+    let last_erase = text.rfind("\r\x1b[2K").expect("erase");
+    let summary = text.find("image list lines in").expect("summary");
+    assert!(summary > last_erase, "{text:?}");
+
+    // Piped (as every other test runs it): no progress line at all.
+    let run = validate(&list, &[]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        !run.all().contains('\r') && !run.all().contains("lines · "),
+        "{}",
+        run.all()
+    );
+}
