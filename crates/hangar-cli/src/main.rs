@@ -2,6 +2,7 @@
 //! files and picks the exit code; every decision lives in the library crates.
 #![forbid(unsafe_code)]
 
+mod completion;
 mod duration;
 mod inspect;
 mod keys;
@@ -14,7 +15,7 @@ mod validate;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 /// Exit status for usage and setup errors.
 pub(crate) const EXIT_SETUP: u8 = 2;
@@ -47,6 +48,11 @@ enum Command {
     GenerateSigstoreKey(keys::GenerateArgs),
     /// Inspect an image in a registry.
     Inspect(inspect::InspectArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completion(completion::CompletionArgs),
+    /// Write man pages (roff) for every command into a folder.
+    #[command(hide = true)]
+    Man(completion::ManArgs),
 }
 
 #[derive(Args, Debug)]
@@ -203,5 +209,7 @@ fn main() -> ExitCode {
         },
         Command::GenerateSigstoreKey(args) => keys::generate(&args),
         Command::Inspect(args) => inspect::run(&args),
+        Command::Completion(args) => completion::completion(&args, Cli::command()),
+        Command::Man(args) => completion::man(&args, Cli::command()),
     }
 }

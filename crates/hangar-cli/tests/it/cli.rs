@@ -578,3 +578,44 @@ fn progress_line_on_a_terminal_only() {
         run.all()
     );
 }
+
+#[test]
+fn completions_and_man_pages_cover_every_flag() {
+    let dir = TempDir::new("assets").expect("tmp");
+    let help = run_in(dir.path(), &["sign", "validate", "--help"]);
+    assert_eq!(help.code, 0, "{}", help.all());
+    let flags: Vec<&str> = help
+        .stdout
+        .split_whitespace()
+        .filter(|w| w.starts_with("--") && w.len() > 2)
+        .map(|w| {
+            let end = w[2..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .map_or(w.len(), |i| i + 2);
+            &w[..end]
+        })
+        .collect();
+    assert!(flags.contains(&"--accept-unnamed-signatures"), "{flags:?}");
+    let bash = run_in(dir.path(), &["completion", "bash"]);
+    assert_eq!(bash.code, 0, "{}", bash.all());
+    std::fs::write(dir.path().join("hangar.bash"), &bash.stdout).expect("write");
+    let syntax = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(dir.path().join("hangar.bash"))
+        .output()
+        .expect("bash");
+    assert!(syntax.status.success(), "{syntax:?}");
+    let man = run_in(dir.path(), &["man", "--dir", "man"]);
+    assert_eq!(man.code, 0, "{}", man.all());
+    let page =
+        std::fs::read_to_string(dir.path().join("man/hangar-sign-validate.1")).expect("man page");
+    assert!(page.starts_with(".ie") && page.contains(".TH HANGAR-SIGN-VALIDATE 1"));
+    for flag in flags {
+        assert!(bash.stdout.contains(flag), "bash completion lacks {flag}");
+        // roff escapes every '-' as '\-'.
+        assert!(
+            page.contains(&flag.replace('-', "\\-")),
+            "man page lacks {flag}"
+        );
+    }
+}
