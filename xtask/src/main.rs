@@ -20,7 +20,9 @@ commands:
   demo   start a throwaway registry with signed images and validate them with hangar
   bench  [--images N] [--platforms P] [--rss-images M] [--runs R] [--delay-ms D]
          validation speed vs a curl floor, requests per line, peak RSS, CPU per signature
-  assets [--out DIR]  shell completions and man pages (default DIR: target/assets)";
+  assets [--out DIR]  shell completions and man pages (default DIR: target/assets)
+  fuzz   [--seconds N] [--target NAME]
+         every cargo-fuzz target in fuzz/, N seconds in total (default 600), on nightly";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
         Some("demo") => demo(),
         Some("bench") => bench::bench(&args[1..]),
         Some("assets") => assets(&args[1..]),
+        Some("fuzz") => fuzz(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -299,6 +302,99 @@ fn assets(args: &[String]) -> Result {
         "xtask: completions in {}, man pages in {}",
         completions.display(),
         man.display()
+    );
+    Ok(())
+}
+
+/// The fuzz targets, in the order `cargo xtask fuzz` runs them (fuzz/README.md).
+const FUZZ_TARGETS: &[&str] = &[
+    "reference",
+    "imagelist",
+    "payload",
+    "manifest",
+    "challenge",
+    "policy",
+    "public_key",
+    "private_key",
+    "bundle",
+];
+
+/// `cargo xtask fuzz`: runs every target (or one) with cargo-fuzz on the nightly toolchain,
+/// the time budget split evenly; stops at the first crash, whose input libFuzzer leaves in
+/// fuzz/artifacts/<target>/.
+fn fuzz(args: &[String]) -> Result {
+    let mut seconds: u64 = 600;
+    let mut only: Option<String> = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match (a.as_str(), it.next()) {
+            ("--seconds", Some(n)) => {
+                seconds = n
+                    .parse()
+                    .map_err(|_| format!("--seconds wants a number, got {n:?}"))?;
+            }
+            ("--target", Some(t)) if FUZZ_TARGETS.contains(&t.as_str()) => only = Some(t.clone()),
+            _ => {
+                return Err(format!(
+                    "usage: cargo xtask fuzz [--seconds N] [--target NAME]\ntargets: {}",
+                    FUZZ_TARGETS.join(", ")
+                ));
+            }
+        }
+    }
+    let nightly = Command::new("cargo")
+        .args(["+nightly", "--version"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !nightly {
+        return Err(
+            "cargo-fuzz needs a nightly toolchain: rustup toolchain install nightly".into(),
+        );
+    }
+    let has_fuzz = Command::new("cargo")
+        .args(["fuzz", "--version"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !has_fuzz {
+        run("cargo", &["install", "--locked", "cargo-fuzz"])?;
+    }
+    let targets: Vec<&str> = match &only {
+        Some(t) => vec![t.as_str()],
+        None => FUZZ_TARGETS.to_vec(),
+    };
+    let each = (seconds / targets.len() as u64).max(1);
+    let fuzz_dir = root().join("fuzz");
+    for t in &targets {
+        let corpus = fuzz_dir.join("corpus").join(t);
+        std::fs::create_dir_all(&corpus)
+            .map_err(|e| format!("creating {}: {e}", corpus.display()))?;
+        eprintln!("xtask: fuzzing {t} for {each} s");
+        let status = Command::new("cargo")
+            .args(["+nightly", "fuzz", "run", "--release", t])
+            .arg(&corpus)
+            .args([
+                "--",
+                &format!("-max_total_time={each}"),
+                "-rss_limit_mb=4096",
+                "-timeout=30",
+                "-print_final_stats=1",
+            ])
+            .current_dir(&fuzz_dir)
+            // One build folder beside the workspace's (fuzz/ is a workspace of its own).
+            .env("CARGO_TARGET_DIR", target_dir().join("fuzz"))
+            .status()
+            .map_err(|e| format!("running cargo fuzz: {e}"))?;
+        if !status.success() {
+            return Err(format!(
+                "fuzz target {t} failed ({status}); the input is in fuzz/artifacts/{t}/"
+            ));
+        }
+    }
+    eprintln!(
+        "xtask: {} fuzz targets ran {each} s each without a crash",
+        targets.len()
     );
     Ok(())
 }

@@ -248,6 +248,43 @@ pub fn resolve(
     resolve_all(client, image, filter, deadline).map(|r| r.targets)
 }
 
+/// The entries of an image index or manifest list (its raw bytes) that `filter` selects:
+/// platform and digest, in index order. Entries without a platform are not images and are
+/// passed over; a selected entry with a bad digest or a schema-1 media type fails the whole
+/// index (fail closed).
+pub fn index_entries(
+    bytes: &[u8],
+    filter: &PlatformFilter,
+) -> Result<Vec<(Platform, Digest)>, String> {
+    // oci-spec would refuse a whole index over one odd entry; entries are judged one by one.
+    let index: IndexJson =
+        serde_json::from_slice(bytes).map_err(|e| format!("invalid manifest list: {e}"))?;
+    let mut out = Vec::new();
+    for entry in &index.manifests {
+        let Some(p) = &entry.platform else { continue };
+        let platform = Platform::new(&p.os, &p.architecture, p.variant.as_deref());
+        if !filter.matches(&platform) {
+            continue;
+        }
+        let digest = entry.digest.parse::<Digest>().map_err(|e| {
+            format!(
+                "manifest list entry {platform} has invalid digest {:?}: {e}",
+                entry.digest
+            )
+        })?;
+        if entry.media_type == media_type::DOCKER_SCHEMA1
+            || entry.media_type == media_type::DOCKER_SCHEMA1_SIGNED
+        {
+            return Err(format!(
+                "{platform}: unsupported to sign for deprecated image MIME type {:?}",
+                entry.media_type
+            ));
+        }
+        out.push((platform, digest));
+    }
+    Ok(out)
+}
+
 /// What [`resolve_all`] found: the selected platform images, and the index's own digest when
 /// the reference names an index or manifest list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -276,37 +313,15 @@ pub fn resolve_all(
     let repository = image.repository();
     match manifest.media_type.as_str() {
         media_type::OCI_INDEX | media_type::DOCKER_LIST => {
-            // oci-spec would refuse a whole index over one odd entry; entries are judged one by one.
-            let index: IndexJson = serde_json::from_slice(&manifest.bytes)
-                .map_err(|e| format!("invalid manifest list: {e}"))?;
-            let mut targets = Vec::new();
-            for entry in &index.manifests {
-                let Some(p) = &entry.platform else { continue };
-                let platform = Platform::new(&p.os, &p.architecture, p.variant.as_deref());
-                if !filter.matches(&platform) {
-                    continue;
-                }
-                let digest = entry.digest.parse::<Digest>().map_err(|e| {
-                    format!(
-                        "manifest list entry {platform} has invalid digest {:?}: {e}",
-                        entry.digest
-                    )
-                })?;
-                if entry.media_type == media_type::DOCKER_SCHEMA1
-                    || entry.media_type == media_type::DOCKER_SCHEMA1_SIGNED
-                {
-                    return Err(format!(
-                        "{platform}: unsupported to sign for deprecated image MIME type {:?}",
-                        entry.media_type
-                    ));
-                }
-                targets.push(Target {
+            let targets = index_entries(&manifest.bytes, filter)?
+                .into_iter()
+                .map(|(platform, digest)| Target {
                     platform,
                     reference: image.with_digest(digest.clone()),
                     repository: repository.clone(),
                     digest,
-                });
-            }
+                })
+                .collect();
             Ok(Resolved {
                 targets,
                 index: Some(manifest.digest),

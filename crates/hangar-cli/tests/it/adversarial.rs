@@ -221,3 +221,106 @@ fn a_hundred_thousand_bad_lines_and_control_characters() {
         "escaped in the log"
     );
 }
+
+#[test]
+fn a_redirect_loop_ends_in_an_error_naming_it() {
+    let addr = format!("127.0.0.1:{}", free_port().expect("port"));
+    let registry = Registry::start_fixture(&addr).unwrap_or_else(|e| panic!("{e}"));
+    // Every blob request is sent back to itself.
+    let proxy = Proxy::start(registry.addr(), |req| {
+        if req.path.contains("/blobs/") {
+            Action::Respond {
+                status: 307,
+                headers: vec![(
+                    "Location".into(),
+                    format!("http://{}{}", req.proxy_addr, req.path),
+                )],
+                body: Vec::new(),
+            }
+        } else {
+            Action::Forward
+        }
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let started = std::time::Instant::now();
+    let run = validate(&proxy, "fixtures/single:v1", "fixtures/single");
+    assert_rejected(&run, "redirect");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        run.failed.as_deref(),
+        Some(format!("{}/fixtures/single:v1\n", proxy.addr()).as_str())
+    );
+}
+
+#[test]
+fn tags_with_odd_characters_fail_by_line_and_never_reach_a_url() {
+    let registry = Registry::start_empty().unwrap_or_else(|e| panic!("{e}"));
+    let seen: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    let log = Arc::clone(&seen);
+    let proxy = Proxy::start(registry.addr(), move |req| {
+        log.lock().expect("lock").push(req.path.clone());
+        Action::Forward
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let a = proxy.addr();
+    let long_ok = "a".repeat(128);
+    let too_long = "a".repeat(129);
+    // Valid tags (they just do not exist) and invalid ones (never sent anywhere).
+    let valid = [
+        format!("{a}/odd/tags:UPPER_case.tag-1"),
+        format!("{a}/odd/tags:{long_ok}"),
+    ];
+    let invalid = [
+        format!("{a}/odd/tags:{too_long}"),
+        format!("{a}/odd/tags:-lead"),
+        format!("{a}/odd/tags:.lead"),
+        format!("{a}/odd/tags:v1?x=1"),
+        format!("{a}/odd/tags:v1#frag"),
+        format!("{a}/odd/tags:ü"),
+        format!("{a}/odd/tags:v1/../../x"),
+        format!("{a}/odd/tags:%2e%2e"),
+        format!("{a}/odd/tags:v1%0d%0aX-Injected:1"),
+    ];
+    let list: String = valid
+        .iter()
+        .chain(&invalid)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let dir = TempDir::new("oddtags").expect("tmp");
+    let run = crate::validate_in(dir.path(), &list, &["-j", "4"], &[]);
+    assert!(!run.all().contains("panicked"), "{}", run.all());
+    assert_eq!(run.code, 1, "{}", run.all());
+    // Every line failed and is in the failed file, in list order.
+    assert_eq!(run.failed.as_deref(), Some(list.as_str()), "{}", run.all());
+    for (i, l) in valid.iter().chain(&invalid).enumerate() {
+        assert!(
+            run.stderr.contains(&format!("[IMG: {}] [{l}]", i + 1)),
+            "line {} not named: {}",
+            i + 1,
+            run.stderr
+        );
+    }
+    for (i, _) in invalid.iter().enumerate() {
+        let id = valid.len() + i + 1;
+        let line = run
+            .stderr
+            .lines()
+            .find(|s| s.contains(&format!("[IMG: {id}]")))
+            .unwrap_or_default()
+            .to_owned();
+        assert!(line.contains("is not a valid reference"), "{line}");
+    }
+    // The registry only ever saw the two valid tags (and the ping).
+    let paths = seen.lock().expect("lock").clone();
+    assert!(
+        paths
+            .iter()
+            .all(|p| p == "/v2/" || p.contains("UPPER_case.tag-1") || p.contains(&long_ok)),
+        "{paths:?}"
+    );
+    assert!(paths.iter().any(|p| p.contains(&long_ok)), "{paths:?}");
+}
