@@ -251,6 +251,7 @@ fn ci() -> Result {
         ],
     )?;
     assets(&[])?;
+    msrv_declarations()?;
     eprintln!("xtask: ci passed");
     Ok(())
 }
@@ -304,6 +305,50 @@ fn assets(args: &[String]) -> Result {
         man.display()
     );
     Ok(())
+}
+
+/// The machine has one toolchain, so the declared MSRV cannot be built here; what can be
+/// checked is that no dependency (dev and build ones included) declares a newer
+/// `rust-version` than the workspace does.
+fn msrv_declarations() -> Result {
+    let out = Command::new("cargo")
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .current_dir(root())
+        .output()
+        .map_err(|e| format!("running cargo metadata: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let meta: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata: {e}"))?;
+    let version = |v: &str| -> Vec<u64> { v.split('.').map(|p| p.parse().unwrap_or(0)).collect() };
+    let packages = meta["packages"].as_array().cloned().unwrap_or_default();
+    let ours = packages
+        .iter()
+        .find(|p| p["name"] == "hangar-cli")
+        .and_then(|p| p["rust_version"].as_str())
+        .ok_or("hangar-cli declares no rust-version")?
+        .to_owned();
+    let newer: Vec<String> = packages
+        .iter()
+        .filter_map(|p| {
+            let rv = p["rust_version"].as_str()?;
+            (version(rv) > version(&ours))
+                .then(|| format!("{} {} needs {rv}", p["name"], p["version"]))
+        })
+        .collect();
+    if newer.is_empty() {
+        eprintln!("xtask: no dependency declares a rust-version newer than {ours}");
+        Ok(())
+    } else {
+        Err(format!(
+            "dependencies newer than our MSRV {ours}: {}",
+            newer.join(", ")
+        ))
+    }
 }
 
 /// The fuzz targets, in the order `cargo xtask fuzz` runs them (fuzz/README.md).

@@ -324,3 +324,95 @@ fn tags_with_odd_characters_fail_by_line_and_never_reach_a_url() {
     );
     assert!(paths.iter().any(|p| p.contains(&long_ok)), "{paths:?}");
 }
+
+/// Payloads the lab key really signed, but of a shape containers/image refuses: each line is
+/// rejected with the parser's message, after the signature verified.
+#[test]
+fn signed_payloads_of_the_wrong_shape_and_oversized_signatures() {
+    use hangar_signature::PrivateKey;
+    use hangar_testkit::{fixture_dir, seed};
+    let registry = Registry::start_empty().unwrap_or_else(|e| panic!("{e}"));
+    let addr = registry.addr().to_owned();
+    let keys = fixture_dir().join("keys");
+    let passphrase = std::fs::read(keys.join("passphrase")).expect("passphrase");
+    let key = PrivateKey::from_encrypted_pem(
+        &std::fs::read(keys.join("lab.key")).expect("lab.key"),
+        passphrase.trim_ascii_end(),
+    )
+    .expect("decrypt lab.key");
+    let payload = |digest: &str, image: &str, critical_extra: &str, optional: &str| {
+        format!(
+            r#"{{"critical":{{"identity":{{"docker-reference":"{image}"}},"image":{{"docker-manifest-digest":"{digest}"}},"type":"cosign container image signature"{critical_extra}}},"optional":{optional}}}"#
+        )
+    };
+    let cases: [(&str, &str, &str, &str); 5] = [
+        ("unknown", ",\"x\":1", "null", "unknown field `x`"),
+        (
+            "duplicate",
+            ",\"type\":\"cosign container image signature\"",
+            "null",
+            "duplicate field `type`",
+        ),
+        (
+            "duptime",
+            "",
+            r#"{"timestamp":1,"timestamp":2}"#,
+            "duplicate key \"timestamp\" in optional",
+        ),
+        (
+            "wrongtype",
+            "",
+            r#"{"timestamp":"yesterday"}"#,
+            "invalid type: string \"yesterday\", expected a JSON number",
+        ),
+        ("fine", "", r#"{"creator":"test"}"#, ""),
+    ];
+    let mut lines = String::new();
+    for (name, extra, optional, _) in cases {
+        let repo = format!("shape/{name}");
+        let image = format!("{addr}/{repo}:v1");
+        let digest = seed::push_image(&addr, &repo, "v1", name).unwrap_or_else(|e| panic!("{e}"));
+        let body = payload(&digest, &image, extra, optional);
+        let sig = key.sign_base64(body.as_bytes());
+        seed::push_simple_signing(&addr, &repo, &digest, body.as_bytes(), Some(&sig))
+            .unwrap_or_else(|e| panic!("{e}"));
+        lines.push_str(&image);
+        lines.push('\n');
+    }
+    // A signature layer larger than 4 MiB: refused by its announced size, never fetched whole.
+    let big = seed::push_image(&addr, "shape/big", "v1", "big").unwrap_or_else(|e| panic!("{e}"));
+    let mut body = payload(&big, &format!("{addr}/shape/big:v1"), "", "null").into_bytes();
+    body.resize(5 << 20, b' ');
+    let sig = key.sign_base64(&body);
+    seed::push_simple_signing(&addr, "shape/big", &big, &body, Some(&sig))
+        .unwrap_or_else(|e| panic!("{e}"));
+    lines.push_str(&format!("{addr}/shape/big:v1\n"));
+
+    let dir = TempDir::new("shapes").expect("tmp");
+    let run = crate::validate_in(dir.path(), &lines, &["--report", "report.json"], &[]);
+    assert!(!run.all().contains("panicked"), "{}", run.all());
+    assert_eq!(run.code, 1, "{}", run.all());
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("report.json")).expect("report"),
+    )
+    .expect("JSON");
+    for (i, (name, _, _, message)) in cases.iter().enumerate() {
+        let line = &report["lines"][i];
+        if message.is_empty() {
+            assert_eq!(line["verdict"], "passed", "{name}: {line}");
+            continue;
+        }
+        assert_eq!(line["verdict"], "invalid", "{name}: {line}");
+        let reason = line["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.starts_with("invalid signature payload: ") && reason.contains(message),
+            "{name}: {reason}"
+        );
+    }
+    let big_line = &report["lines"][cases.len()];
+    assert_eq!(big_line["verdict"], "invalid", "{big_line}");
+    assert_eq!(
+        big_line["reason"],
+        "signature payload of 5242880 bytes exceeds the 4194304-byte limit"
+    );
+}
