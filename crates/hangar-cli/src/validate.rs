@@ -9,7 +9,7 @@ use hangar_policy::{KeySource, Policy, Requirement, SignedIdentity};
 use hangar_reference::Reference;
 use hangar_registry::Deadline;
 use hangar_signature::PublicKey;
-use hangar_validate::{ImageResult, RejectionKind, Validator, Verdict};
+use hangar_validate::{ImageResult, RejectionKind, SignatureCache, Validator, Verdict};
 use serde_json::{Value, json};
 
 use crate::runner::{self, Labels, LineResult, LineVerdict};
@@ -34,11 +34,14 @@ pub(crate) fn run(args: &ValidateArgs) -> ExitCode {
             return ExitCode::from(EXIT_SETUP);
         }
     };
+    // Lines that name the same platform image share its signature fetches.
+    let cache = SignatureCache::new();
     let check =
         |keys: &[PublicKey], identity: &SignedIdentity, image: &Reference, deadline: Deadline| {
             let validator = Validator {
                 require_index_signature: args.validate_manifest_index,
                 accept_unnamed_signatures: args.accept_unnamed_signatures,
+                cache: Some(&cache),
                 ..Validator::new(&setup.client, keys, identity, &setup.platforms)
             };
             validator.validate(image, deadline)

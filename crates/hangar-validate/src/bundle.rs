@@ -44,10 +44,23 @@ pub(crate) fn check_referrers(
     digest: &Digest,
     deadline: Deadline,
 ) -> Result<Accepted, Rejection> {
-    let (referrers, _) = v
-        .client
-        .get_referrers(repository, digest, BUNDLE_MEDIA_TYPE, deadline)
-        .map_err(|e| Rejection::new(RejectionKind::Error, format!("listing referrers: {e}")))?;
+    let repo = repository.to_string();
+    let referrers = match v.cache.and_then(|c| c.referrers(&repo, digest)) {
+        Some(list) => list,
+        None => {
+            let (list, _) = v
+                .client
+                .get_referrers(repository, digest, BUNDLE_MEDIA_TYPE, deadline)
+                .map_err(|e| {
+                    Rejection::new(RejectionKind::Error, format!("listing referrers: {e}"))
+                })?;
+            let list = std::sync::Arc::new(list);
+            if let Some(c) = v.cache {
+                c.keep_referrers(&repo, digest, std::sync::Arc::clone(&list));
+            }
+            list
+        }
+    };
     let mut rejections = Vec::new();
     for r in referrers.iter().take(MAX_BUNDLES) {
         match check_one(v, repository, digest, r, deadline) {

@@ -29,6 +29,7 @@
 #![deny(missing_docs)]
 
 mod bundle;
+mod cache;
 mod platform;
 
 use hangar_policy::SignedIdentity;
@@ -37,6 +38,7 @@ use hangar_registry::{Client, Deadline, Error as RegistryError, media_type};
 use hangar_signature::{PublicKey, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, verify};
 
 pub use bundle::MAX_BUNDLES;
+pub use cache::{CACHE_BYTE_LIMIT, CACHED_PAYLOAD_LIMIT, SignatureCache};
 pub use platform::{Platform, PlatformFilter};
 
 /// The largest signature payload read (containers/image's limit).
@@ -196,6 +198,9 @@ pub struct Validator<'a> {
     /// so cannot be checked against `identity` (`--accept-unnamed-signatures`). Without it
     /// such a signature is found and reported, never accepted.
     pub accept_unnamed_signatures: bool,
+    /// Signature material already fetched by other lines of the run; `None` fetches
+    /// everything every time.
+    pub cache: Option<&'a SignatureCache>,
 }
 
 #[derive(serde::Deserialize)]
@@ -380,6 +385,7 @@ impl<'a> Validator<'a> {
             platforms,
             require_index_signature: false,
             accept_unnamed_signatures: false,
+            cache: None,
         }
     }
 
@@ -446,6 +452,53 @@ impl<'a> Validator<'a> {
         ))
     }
 
+    /// The `.sig` attachment manifest of `digest` (`None`: there is none), from the cache
+    /// when another line fetched it.
+    fn attachment(
+        &self,
+        repository: &Reference,
+        digest: &Digest,
+        sig_ref: &Reference,
+        deadline: Deadline,
+    ) -> Result<Option<std::sync::Arc<hangar_registry::Manifest>>, RegistryError> {
+        let repo = repository.to_string();
+        if let Some(found) = self.cache.and_then(|c| c.attachment(&repo, digest)) {
+            return Ok(found);
+        }
+        let fetched = match self.client.get_manifest(sig_ref, deadline) {
+            Ok(m) => Some(std::sync::Arc::new(m)),
+            Err(RegistryError::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        if let Some(c) = self.cache {
+            c.keep_attachment(&repo, digest, fetched.clone());
+        }
+        Ok(fetched)
+    }
+
+    /// A signature payload blob, from the cache when another line fetched it.
+    fn payload(
+        &self,
+        repository: &Reference,
+        blob: &Digest,
+        deadline: Deadline,
+    ) -> Result<std::sync::Arc<Vec<u8>>, RegistryError> {
+        let repo = repository.to_string();
+        if let Some(found) = self.cache.and_then(|c| c.payload(&repo, blob)) {
+            return Ok(found);
+        }
+        let bytes = std::sync::Arc::new(self.client.get_blob(
+            repository,
+            blob,
+            SIGNATURE_SIZE_LIMIT,
+            deadline,
+        )?);
+        if let Some(c) = self.cache {
+            c.keep_payload(&repo, blob, std::sync::Arc::clone(&bytes));
+        }
+        Ok(bytes)
+    }
+
     /// Looks for one acceptable simple-signing signature in the `.sig` attachment.
     fn simple_signing(
         &self,
@@ -459,11 +512,9 @@ impl<'a> Validator<'a> {
         let sig_ref = repository
             .with_tag(&tag)
             .map_err(|e| Rejection::new(Error, e.to_string()))?;
-        let sig_manifest = match self.client.get_manifest(&sig_ref, deadline) {
-            Ok(m) => m,
-            Err(RegistryError::NotFound { .. }) => {
-                return Err(Rejection::new(Unsigned, NO_SIGNATURE));
-            }
+        let sig_manifest = match self.attachment(repository, digest, &sig_ref, deadline) {
+            Ok(Some(m)) => m,
+            Ok(None) => return Err(Rejection::new(Unsigned, NO_SIGNATURE)),
             Err(e) => return Err(Rejection::new(Error, format!("fetching signatures: {e}"))),
         };
         if sig_manifest.media_type != media_type::OCI_MANIFEST {
@@ -526,8 +577,7 @@ impl<'a> Validator<'a> {
                 Rejection::new(Invalid, format!("invalid signature layer digest: {e}"))
             })?;
         let payload = self
-            .client
-            .get_blob(repository, &blob_digest, SIGNATURE_SIZE_LIMIT, deadline)
+            .payload(repository, &blob_digest, deadline)
             .map_err(|e| Rejection::new(Error, format!("fetching signature payload: {e}")))?;
         let verified = verify(self.keys, &payload, annotation.map(String::as_str))
             .map_err(|e| Rejection::new(Invalid, e.to_string()))?;

@@ -619,3 +619,19 @@ fn completions_and_man_pages_cover_every_flag() {
         );
     }
 }
+
+#[test]
+fn lines_naming_the_same_images_share_their_signature_fetches() {
+    let _fx = fixture();
+    let multi = "127.0.0.1:5000/fixtures/multi:v1";
+    let run = validate(&format!("{multi}\n{multi}\n{multi}\n"), &["-j", "1"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    // Ping (HTTPS refused, then plain HTTP: 2), index + 2 platforms × (attachment +
+    // payload) for the first line, then the index alone for each repeat: 2 + 5 + 1 + 1.
+    assert!(
+        run.stdout
+            .contains("3 passed, 0 failed, 0 skipped; 9 registry requests"),
+        "{}",
+        run.stdout
+    );
+}

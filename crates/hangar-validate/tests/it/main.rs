@@ -50,6 +50,7 @@ fn requests_per_image_with_warm_tokens() {
         platforms: &platforms,
         require_index_signature: false,
         accept_unnamed_signatures: false,
+        cache: None,
     };
     let multi =
         Reference::parse_normalized(&format!("{}/fixtures/multi:v1", proxy.addr())).expect("ref");
@@ -89,6 +90,69 @@ fn requests_per_image_with_warm_tokens() {
     assert_eq!(again.verdict, Verdict::Passed, "{:?}", again.reason);
     // twosigs: the first layer (other key) is rejected, the second accepted: S = 2.
     assert_eq!(client.request_count() - warm, 2 + 1 + 2);
+}
+
+/// Lines naming the same platform images (a tag, another tag, the digests) share one cache:
+/// only the first pays for the signatures; every verdict is still reached on its own.
+#[test]
+fn a_shared_cache_fetches_each_signature_once() {
+    let addr = format!("127.0.0.1:{}", free_port().expect("port"));
+    let _registry = Registry::start_fixture(&addr).unwrap_or_else(|e| panic!("{e}"));
+    let client = Client::new(Config {
+        tls_verify: TlsVerify::Skip,
+        ..Config::default()
+    })
+    .expect("client");
+    let keys =
+        [
+            PublicKey::from_pem(&std::fs::read(fixture_dir().join("keys/lab.pub")).expect("key"))
+                .expect("pem"),
+        ];
+    let identity = SignedIdentity::exact_repository("127.0.0.1:5000/fixtures/multi").expect("repo");
+    let platforms = PlatformFilter::default();
+    let cache = hangar_validate::SignatureCache::new();
+    let validator = Validator {
+        cache: Some(&cache),
+        ..Validator::new(&client, &keys, &identity, &platforms)
+    };
+    let d = || Deadline::after(Duration::from_secs(30));
+    let image = |r: &str| Reference::parse_normalized(&format!("{addr}/{r}")).expect("ref");
+    let first = validator.validate(&image("fixtures/multi:v1"), d());
+    assert_eq!(first.verdict, Verdict::Passed, "{:?}", first.reason);
+    let cold = client.request_count();
+    // The same index again: only the index itself is fetched (1 request, no signatures).
+    let again = validator.validate(&image("fixtures/multi:v1"), d());
+    assert_eq!(again.verdict, Verdict::Passed, "{:?}", again.reason);
+    assert_eq!(client.request_count() - cold, 1);
+    assert_eq!(cache.hits(), 4, "2 platforms × (attachment + payload)");
+    // A wrong identity rule still fails with its own message, from cached signatures.
+    let other = SignedIdentity::exact_repository("127.0.0.1:5000/elsewhere").expect("repo");
+    let strict = Validator {
+        identity: &other,
+        ..validator
+    };
+    let refused = strict.validate(&image("fixtures/multi:v1"), d());
+    assert_eq!(refused.verdict, Verdict::Failed);
+    assert!(
+        refused.reason.as_deref().is_some_and(|r| r
+            .contains("Signature for identity 127.0.0.1:5000/fixtures/multi:v1 is not accepted")),
+        "{:?}",
+        refused.reason
+    );
+    // Unsigned images are remembered as unsigned, with containers/image's message: the
+    // second look fetches the manifest and its config, nothing about signatures.
+    let b0 = client.request_count();
+    let unsigned = validator.validate(&image("fixtures/unsigned:v1"), d());
+    let first_cost = client.request_count() - b0;
+    let b1 = client.request_count();
+    let unsigned_again = validator.validate(&image("fixtures/unsigned:v1"), d());
+    assert_eq!(unsigned_again, unsigned);
+    assert_eq!(
+        unsigned.reason.as_deref(),
+        Some("A signature was required, but no signature exists")
+    );
+    // First: manifest, config, .sig tag, referrers API, referrers tag. Again: the first two.
+    assert_eq!((first_cost, client.request_count() - b1), (5, 2));
 }
 
 /// The `validate_one` example (validation of one image in under 20 lines) against the
