@@ -77,6 +77,18 @@ pub fn push_manifest(
     Ok(digest(bytes))
 }
 
+/// Stores an OCI image manifest under its own digest; returns the digest and its length.
+fn push_by_digest(addr: &str, repo: &str, manifest: &str) -> Result<(String, usize), String> {
+    let d = push_manifest(
+        addr,
+        repo,
+        &digest(manifest.as_bytes()),
+        OCI_MANIFEST,
+        manifest.as_bytes(),
+    )?;
+    Ok((d, manifest.len()))
+}
+
 /// Pushes one tiny OCI image manifest (its layer and config too) by digest; returns its
 /// digest and the manifest's length.
 fn push_platform_image(
@@ -99,14 +111,7 @@ fn push_platform_image(
         config.len(),
         layer_bytes.len()
     );
-    let d = push_manifest(
-        addr,
-        repo,
-        &digest(manifest.as_bytes()),
-        OCI_MANIFEST,
-        manifest.as_bytes(),
-    )?;
-    Ok((d, manifest.len()))
+    push_by_digest(addr, repo, &manifest)
 }
 
 /// Pushes a tiny single-platform (linux/amd64) OCI image as `repo:tag`; `salt` makes its
@@ -269,14 +274,7 @@ pub fn push_bundle(
         bundle.len(),
         subject_bytes.len()
     );
-    let d = push_manifest(
-        addr,
-        repo,
-        &digest(manifest.as_bytes()),
-        OCI_MANIFEST,
-        manifest.as_bytes(),
-    )?;
-    Ok((d, manifest.len()))
+    push_by_digest(addr, repo, &manifest)
 }
 
 /// The referrers index listing `referrers` (digest, size, artifactType), as the referrers

@@ -46,75 +46,62 @@ impl SignatureCache {
         self.lock().hits
     }
 
-    pub(crate) fn attachment(&self, repo: &str, digest: &Digest) -> Option<Option<Arc<Manifest>>> {
+    /// A kept answer, counted as a hit.
+    fn get<T: Clone>(
+        &self,
+        map: impl Fn(&Inner) -> &HashMap<(String, Digest), T>,
+        repo: &str,
+        digest: &Digest,
+    ) -> Option<T> {
         let mut inner = self.lock();
-        let found = inner
-            .attachments
-            .get(&(repo.to_owned(), digest.clone()))
-            .cloned();
+        let found = map(&inner).get(&(repo.to_owned(), digest.clone())).cloned();
         if found.is_some() {
             inner.hits += 1;
         }
         found
+    }
+
+    /// Keeps an answer of about `size` bytes, unless the cache is full.
+    fn keep<T>(
+        &self,
+        map: impl Fn(&mut Inner) -> &mut HashMap<(String, Digest), T>,
+        repo: &str,
+        digest: &Digest,
+        size: usize,
+        value: T,
+    ) {
+        let size = size + repo.len() + 80;
+        let mut inner = self.lock();
+        if inner.bytes + size <= CACHE_BYTE_LIMIT {
+            inner.bytes += size;
+            map(&mut inner).insert((repo.to_owned(), digest.clone()), value);
+        }
+    }
+
+    pub(crate) fn attachment(&self, repo: &str, digest: &Digest) -> Option<Option<Arc<Manifest>>> {
+        self.get(|i| &i.attachments, repo, digest)
     }
 
     pub(crate) fn keep_attachment(&self, repo: &str, digest: &Digest, m: Option<Arc<Manifest>>) {
-        let size = m.as_ref().map_or(0, |m| m.bytes.len()) + repo.len() + 80;
-        let mut inner = self.lock();
-        if inner.bytes + size <= CACHE_BYTE_LIMIT {
-            inner.bytes += size;
-            inner
-                .attachments
-                .insert((repo.to_owned(), digest.clone()), m);
-        }
+        let size = m.as_ref().map_or(0, |m| m.bytes.len());
+        self.keep(|i| &mut i.attachments, repo, digest, size, m);
     }
 
     pub(crate) fn payload(&self, repo: &str, blob: &Digest) -> Option<Arc<Vec<u8>>> {
-        let mut inner = self.lock();
-        let found = inner
-            .payloads
-            .get(&(repo.to_owned(), blob.clone()))
-            .cloned();
-        if found.is_some() {
-            inner.hits += 1;
-        }
-        found
+        self.get(|i| &i.payloads, repo, blob)
     }
 
     pub(crate) fn keep_payload(&self, repo: &str, blob: &Digest, bytes: Arc<Vec<u8>>) {
-        if bytes.len() > CACHED_PAYLOAD_LIMIT {
-            return;
-        }
-        let size = bytes.len() + repo.len() + 80;
-        let mut inner = self.lock();
-        if inner.bytes + size <= CACHE_BYTE_LIMIT {
-            inner.bytes += size;
-            inner
-                .payloads
-                .insert((repo.to_owned(), blob.clone()), bytes);
+        if bytes.len() <= CACHED_PAYLOAD_LIMIT {
+            self.keep(|i| &mut i.payloads, repo, blob, bytes.len(), bytes);
         }
     }
 
     pub(crate) fn referrers(&self, repo: &str, digest: &Digest) -> Option<Arc<Vec<Referrer>>> {
-        let mut inner = self.lock();
-        let found = inner
-            .referrers
-            .get(&(repo.to_owned(), digest.clone()))
-            .cloned();
-        if found.is_some() {
-            inner.hits += 1;
-        }
-        found
+        self.get(|i| &i.referrers, repo, digest)
     }
 
     pub(crate) fn keep_referrers(&self, repo: &str, digest: &Digest, list: Arc<Vec<Referrer>>) {
-        let size = list.len() * 200 + repo.len() + 80;
-        let mut inner = self.lock();
-        if inner.bytes + size <= CACHE_BYTE_LIMIT {
-            inner.bytes += size;
-            inner
-                .referrers
-                .insert((repo.to_owned(), digest.clone()), list);
-        }
+        self.keep(|i| &mut i.referrers, repo, digest, list.len() * 200, list);
     }
 }

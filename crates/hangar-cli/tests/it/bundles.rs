@@ -83,48 +83,28 @@ fn bundles_under_the_referrers_tag_on_distribution_2_8() {
     let push =
         |repo: &str| seed::push_image(&addr, repo, "v1", repo).unwrap_or_else(|e| panic!("{e}"));
 
+    // Pushes a bundle carrying `statement` (signed over `signed`) for `repo`'s image
+    // `subject`, and lists it under the referrers tag.
+    let attach = |repo: &str, subject: &str, statement: &[u8], signed: &[u8]| {
+        let (m, size) =
+            seed::push_bundle(&addr, repo, subject, &bundle(dir.path(), statement, signed))
+                .unwrap_or_else(|e| panic!("{e}"));
+        seed::push_referrers_tag(&addr, repo, subject, &[(m, size, BUNDLE_MEDIA_TYPE.into())])
+            .unwrap_or_else(|e| panic!("{e}"));
+    };
     // 1: a good bundle, listed under the fallback tag.
     let good = push("v3/good");
     let st = statement_for(&addr, "v3/good", &good);
-    let (m, size) = seed::push_bundle(&addr, "v3/good", &good, &bundle(dir.path(), &st, &st))
-        .unwrap_or_else(|e| panic!("{e}"));
-    seed::push_referrers_tag(
-        &addr,
-        "v3/good",
-        &good,
-        &[(m, size, BUNDLE_MEDIA_TYPE.into())],
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    attach("v3/good", &good, &st, &st);
     // 2: a bundle attached to this image whose signed statement names another digest.
     let moved = push("v3/moved");
     let st = statement_for(&addr, "v3/moved", &good);
-    let (m, size) = seed::push_bundle(&addr, "v3/moved", &moved, &bundle(dir.path(), &st, &st))
-        .unwrap_or_else(|e| panic!("{e}"));
-    seed::push_referrers_tag(
-        &addr,
-        "v3/moved",
-        &moved,
-        &[(m, size, BUNDLE_MEDIA_TYPE.into())],
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    attach("v3/moved", &moved, &st, &st);
     // 3: an envelope whose statement was edited after signing.
     let edited = push("v3/edited");
     let st = statement_for(&addr, "v3/edited", &edited);
     let other = statement_for(&addr, "v3/edited-elsewhere", &edited);
-    let (m, size) = seed::push_bundle(
-        &addr,
-        "v3/edited",
-        &edited,
-        &bundle(dir.path(), &st, &other),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    seed::push_referrers_tag(
-        &addr,
-        "v3/edited",
-        &edited,
-        &[(m, size, BUNDLE_MEDIA_TYPE.into())],
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    attach("v3/edited", &edited, &st, &other);
     // 4: nothing at all.
     push("v3/unsigned");
 

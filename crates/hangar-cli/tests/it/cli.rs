@@ -363,26 +363,31 @@ fn report_lists_every_line_once_with_platform_verdicts() {
     let dir = TempDir::new("report").expect("tmp");
     std::fs::write(dir.path().join("list.txt"), &list).expect("write");
     let key = key_arg();
-    let run = run_in(
-        dir.path(),
-        &[
-            "sign",
-            "validate",
-            "-f",
-            "list.txt",
-            "-p",
-            &key,
-            "--tls-verify=false",
-            "--report",
-            "report.json",
-            "-j",
-            "3",
-        ],
-    );
-    assert_eq!(run.code, 1, "{}", run.all());
+    // The run, with its report in `format` written to `file`.
+    let run_format = |format: &str, file: &str| {
+        let run = run_in(
+            dir.path(),
+            &[
+                "sign",
+                "validate",
+                "-f",
+                "list.txt",
+                "-p",
+                &key,
+                "--tls-verify=false",
+                "--report",
+                file,
+                "--report-format",
+                format,
+                "-j",
+                "3",
+            ],
+        );
+        assert_eq!(run.code, 1, "{}", run.all());
+        std::fs::read_to_string(dir.path().join(file)).expect("report")
+    };
     let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).expect("report"))
-            .expect("JSON");
+        serde_json::from_str(&run_format("json", "report.json")).expect("JSON");
     assert_eq!(report["schema"], "hangar.validate.report/v1");
     let lines = report["lines"].as_array().expect("lines");
     let got: Vec<(u64, &str, &str)> = lines
@@ -458,26 +463,6 @@ fn report_lists_every_line_once_with_platform_verdicts() {
     }
 
     // The same run as YAML is the same tree; as CSV, one row per platform (or per line).
-    let run_format = |format: &str, file: &str| {
-        let run = run_in(
-            dir.path(),
-            &[
-                "sign",
-                "validate",
-                "-f",
-                "list.txt",
-                "-p",
-                &key,
-                "--tls-verify=false",
-                "--report",
-                file,
-                "--report-format",
-                format,
-            ],
-        );
-        assert_eq!(run.code, 1, "{}", run.all());
-        std::fs::read_to_string(dir.path().join(file)).expect("report")
-    };
     let without_time = |mut v: serde_json::Value| {
         v["summary"]["elapsed_seconds"] = 0.into();
         v
