@@ -411,6 +411,11 @@ fn fuzz(args: &[String]) -> Result {
     };
     let each = (seconds / targets.len() as u64).max(1);
     let fuzz_dir = root().join("fuzz");
+    // The committed corpus (minimized, one folder per target) is unpacked on first use;
+    // libFuzzer then adds to the folders.
+    if !fuzz_dir.join("corpus").exists() {
+        run("tar", &["-xzf", "fuzz/corpus.tar.gz", "-C", "fuzz"])?;
+    }
     for t in &targets {
         let corpus = fuzz_dir.join("corpus").join(t);
         std::fs::create_dir_all(&corpus)
