@@ -5,7 +5,9 @@
 use hangar_imagelist::{EntryKind, Overrides};
 use hangar_policy::Policy;
 use hangar_reference::{Digest, Reference};
-use hangar_signature::{PrivateKey, PublicKey, parse_payload, payload_bytes, verify, verify_bundle};
+use hangar_signature::{
+    PrivateKey, PublicKey, parse_payload, payload_bytes, verify, verify_bundle,
+};
 use hangar_validate::PlatformFilter;
 
 fn text(data: &[u8]) -> &str {
@@ -14,8 +16,10 @@ fn text(data: &[u8]) -> &str {
 
 /// A fixed trusted key for the signature targets.
 fn lab_key() -> PublicKey {
-    PublicKey::from_pem(include_bytes!("../../crates/hangar-signature/tests/data/lab.pub"))
-        .expect("lab.pub")
+    PublicKey::from_pem(include_bytes!(
+        "../../crates/hangar-signature/tests/data/lab.pub"
+    ))
+    .expect("lab.pub")
 }
 
 /// Reference grammar: what parses prints back to a string that parses to the same value.
@@ -51,7 +55,11 @@ pub fn imagelist(data: &[u8]) {
         assert_eq!(e.id, last.0 + 1);
         assert!(e.line_number > last.1);
         last = (e.id, e.line_number);
-        assert!(body.lines().nth(e.line_number - 1).is_some_and(|l| l.trim() == e.line));
+        assert!(
+            body.lines()
+                .nth(e.line_number - 1)
+                .is_some_and(|l| l.trim() == e.line)
+        );
         if let EntryKind::Image(r) = &e.kind {
             assert_eq!(Reference::parse_normalized(&r.to_string()).as_ref(), Ok(r));
         }
@@ -84,7 +92,11 @@ pub fn manifest(data: &[u8]) {
     }
     if let Ok(m) = oci_spec::image::ImageManifest::from_reader(data) {
         for layer in m.layers() {
-            let _ = (layer.media_type().to_string(), layer.digest().to_string(), layer.size());
+            let _ = (
+                layer.media_type().to_string(),
+                layer.digest().to_string(),
+                layer.size(),
+            );
             let _ = layer.annotations().as_ref().map(|a| a.len());
         }
     }
@@ -101,7 +113,10 @@ pub fn challenge(data: &[u8]) {
 pub fn policy(data: &[u8]) {
     if let Ok(p) = Policy::from_json(data) {
         let _ = p.all_requirements().count();
-        for image in ["docker.io/library/busybox:latest", "r.example:5000/a/b@sha256:0123456789012345678901234567890123456789012345678901234567890123"] {
+        for image in [
+            "docker.io/library/busybox:latest",
+            "r.example:5000/a/b@sha256:0123456789012345678901234567890123456789012345678901234567890123",
+        ] {
             if let Ok(r) = Reference::parse_normalized(image) {
                 let _ = p.requirements_for(&r).len();
             }
@@ -131,7 +146,10 @@ pub fn private_key(data: &[u8]) {
 /// makes can verify with it; a simple signature that verifies has a payload that parses.
 pub fn bundle(data: &[u8]) {
     let keys = [lab_key()];
-    assert!(verify_bundle(&keys, data).is_err(), "a fuzzed bundle verified");
+    assert!(
+        verify_bundle(&keys, data).is_err(),
+        "a fuzzed bundle verified"
+    );
     let (sig, payload) = text(data).split_once('\n').unwrap_or(("", ""));
     if let Ok(v) = verify(&keys, payload.as_bytes(), Some(sig)) {
         assert_eq!(parse_payload(payload.as_bytes()).as_ref(), Ok(v.payload()));
