@@ -63,7 +63,11 @@ fn write_pages(dir: &std::path::Path, cmd: clap::Command, name: &str) -> Result<
     let path = dir.join(format!("{name}.1"));
     std::fs::write(&path, page).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut written = 1;
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+    // `help` is clap's own subcommand: it has no page of its own.
+    for sub in cmd
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+    {
         let sub_name = format!("{name}-{}", sub.get_name());
         written += write_pages(dir, sub.clone(), &sub_name)?;
     }

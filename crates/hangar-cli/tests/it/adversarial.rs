@@ -328,7 +328,7 @@ fn tags_with_odd_characters_fail_by_line_and_never_reach_a_url() {
 /// Payloads the lab key really signed, but of a shape containers/image refuses: each line is
 /// rejected with the parser's message, after the signature verified.
 #[test]
-fn signed_payloads_of_the_wrong_shape_and_oversized_signatures() {
+fn signed_payloads_of_the_wrong_shape_tampered_or_oversized() {
     use hangar_signature::PrivateKey;
     use hangar_testkit::{fixture_dir, seed};
     let registry = Registry::start_empty().unwrap_or_else(|e| panic!("{e}"));
@@ -379,6 +379,24 @@ fn signed_payloads_of_the_wrong_shape_and_oversized_signatures() {
         lines.push_str(&image);
         lines.push('\n');
     }
+    // A payload edited after signing (the layer digest matches the edited bytes).
+    let tampered =
+        seed::push_image(&addr, "shape/tampered", "v1", "t").unwrap_or_else(|e| panic!("{e}"));
+    let signed = payload(&tampered, &format!("{addr}/shape/tampered:v1"), "", "null");
+    let stored = signed.replace(
+        "\"optional\":null",
+        "\"optional\":{\"creator\":\"mallory\"}",
+    );
+    assert_ne!(signed, stored);
+    seed::push_simple_signing(
+        &addr,
+        "shape/tampered",
+        &tampered,
+        stored.as_bytes(),
+        Some(&key.sign_base64(signed.as_bytes())),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    lines.push_str(&format!("{addr}/shape/tampered:v1\n"));
     // A signature layer larger than 4 MiB: refused by its announced size, never fetched whole.
     let big = seed::push_image(&addr, "shape/big", "v1", "big").unwrap_or_else(|e| panic!("{e}"));
     let mut body = payload(&big, &format!("{addr}/shape/big:v1"), "", "null").into_bytes();
@@ -409,7 +427,13 @@ fn signed_payloads_of_the_wrong_shape_and_oversized_signatures() {
             "{name}: {reason}"
         );
     }
-    let big_line = &report["lines"][cases.len()];
+    let tampered_line = &report["lines"][cases.len()];
+    assert_eq!(tampered_line["verdict"], "invalid", "{tampered_line}");
+    assert_eq!(
+        tampered_line["reason"],
+        "cryptographic signature verification failed: invalid signature when validating ASN.1 encoded signature"
+    );
+    let big_line = &report["lines"][cases.len() + 1];
     assert_eq!(big_line["verdict"], "invalid", "{big_line}");
     assert_eq!(
         big_line["reason"],

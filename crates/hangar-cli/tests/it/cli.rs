@@ -592,6 +592,22 @@ fn completions_and_man_pages_cover_every_flag() {
     assert!(syntax.status.success(), "{syntax:?}");
     let man = run_in(dir.path(), &["man", "--dir", "man"]);
     assert_eq!(man.code, 0, "{}", man.all());
+    let mut pages: Vec<String> = std::fs::read_dir(dir.path().join("man"))
+        .expect("man dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    pages.sort();
+    assert_eq!(
+        pages,
+        [
+            "hangar-completion.1",
+            "hangar-generate-sigstore-key.1",
+            "hangar-inspect.1",
+            "hangar-sign-validate.1",
+            "hangar-sign.1",
+            "hangar.1"
+        ]
+    );
     let page =
         std::fs::read_to_string(dir.path().join("man/hangar-sign-validate.1")).expect("man page");
     assert!(page.starts_with(".ie") && page.contains(".TH HANGAR-SIGN-VALIDATE 1"));
