@@ -6,7 +6,10 @@
 //! validated by its digest reference (the index's own signature is never consulted); a
 //! single manifest is validated by the reference as written. Each platform image needs one
 //! signature that a trusted key made over a payload naming its digest and an acceptable
-//! identity.
+//! identity, found in its `sha256-<hex>.sig` attachment; failing that, a cosign v3 Sigstore
+//! bundle among its OCI 1.1 referrers is checked too (accepted only with
+//! [`Validator::accept_unnamed_signatures`]: bundles name no repository). A
+//! [`SignatureCache`] shared by the lines of a run fetches each signature once.
 //!
 //! ```no_run
 //! // no_run: needs the recorded fixture registry on 127.0.0.1:5000.
