@@ -156,7 +156,10 @@ pub(crate) fn progress_text(
     elapsed: std::time::Duration,
 ) -> String {
     const WIDTH: usize = 24;
-    let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH).min(WIDTH);
+    let filled = (done * WIDTH)
+        .checked_div(total)
+        .unwrap_or(WIDTH)
+        .min(WIDTH);
     format!(
         "[{}{}] {done}/{total} lines · {passed} passed · {failed} failed · {skipped} skipped · {:.0}s",
         "#".repeat(filled),
