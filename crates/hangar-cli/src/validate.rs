@@ -34,8 +34,9 @@ pub(crate) fn run(args: &ValidateArgs) -> ExitCode {
             return ExitCode::from(EXIT_SETUP);
         }
     };
-    // Lines that name the same platform image share its signature fetches.
-    let cache = SignatureCache::new();
+    // Lines of the same repository share their signature fetches (tags of one release, a
+    // tag and its digest); repositories named once are not cached, so memory stays flat.
+    let cache = SignatureCache::only_for(repeated_repositories(&setup.entries));
     let check =
         |keys: &[PublicKey], identity: &SignedIdentity, image: &Reference, deadline: Deadline| {
             let validator = Validator {
@@ -55,6 +56,20 @@ pub(crate) fn run(args: &ValidateArgs) -> ExitCode {
         };
         report_line(result, id, image)
     })
+}
+
+/// The repositories that more than one image line names.
+fn repeated_repositories(entries: &[hangar_imagelist::Entry]) -> Vec<String> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for e in entries {
+        if let hangar_imagelist::EntryKind::Image(r) = &e.kind {
+            *seen.entry(r.repository().to_string()).or_default() += 1;
+        }
+    }
+    seen.into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(repo, _)| repo)
+        .collect()
 }
 
 /// Every requirement of the image's scope must accept it (containers/image semantics).

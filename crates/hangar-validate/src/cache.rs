@@ -3,7 +3,7 @@
 //! Only registry answers are kept (an attachment manifest, "no such tag", a payload), never
 //! transport or status errors, and the bytes kept are bounded.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use hangar_reference::Digest;
@@ -19,6 +19,9 @@ pub const CACHED_PAYLOAD_LIMIT: usize = 64 << 10;
 #[derive(Debug, Default)]
 pub struct SignatureCache {
     inner: Mutex<Inner>,
+    /// When set, only these repositories are cached: a list of distinct repositories gains
+    /// nothing from a cache, and its memory would grow with the list.
+    only: Option<HashSet<String>>,
 }
 
 #[derive(Debug, Default)]
@@ -32,9 +35,19 @@ struct Inner {
 }
 
 impl SignatureCache {
-    /// An empty cache.
+    /// An empty cache for every repository.
     pub fn new() -> SignatureCache {
         SignatureCache::default()
+    }
+
+    /// An empty cache that keeps answers only for `repositories` (`registry/path`, as
+    /// [`hangar_reference::Reference::repository`] prints them): pass the repositories that
+    /// more than one line of a list names.
+    pub fn only_for(repositories: impl IntoIterator<Item = String>) -> SignatureCache {
+        SignatureCache {
+            inner: Mutex::default(),
+            only: Some(repositories.into_iter().collect()),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -70,6 +83,9 @@ impl SignatureCache {
         size: usize,
         value: T,
     ) {
+        if self.only.as_ref().is_some_and(|only| !only.contains(repo)) {
+            return;
+        }
         let size = size + repo.len() + 80;
         let mut inner = self.lock();
         if inner.bytes + size <= CACHE_BYTE_LIMIT {
@@ -103,5 +119,40 @@ impl SignatureCache {
 
     pub(crate) fn keep_referrers(&self, repo: &str, digest: &Digest, list: Arc<Vec<Referrer>>) {
         self.keep(|i| &mut i.referrers, repo, digest, list.len() * 200, list);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digest() -> Digest {
+        format!("sha256:{}", "ab".repeat(32)).parse().expect("digest")
+    }
+
+    #[test]
+    fn only_listed_repositories_are_kept_and_bytes_are_bounded() {
+        let cache = SignatureCache::only_for(["r.example/kept".to_owned()]);
+        let payload = Arc::new(vec![1u8; 10]);
+        cache.keep_payload("r.example/kept", &digest(), Arc::clone(&payload));
+        cache.keep_payload("r.example/once", &digest(), Arc::clone(&payload));
+        assert_eq!(cache.payload("r.example/kept", &digest()), Some(payload));
+        assert_eq!(cache.payload("r.example/once", &digest()), None);
+        assert_eq!(cache.hits(), 1);
+
+        let all = SignatureCache::new();
+        let big = Arc::new(vec![0u8; CACHED_PAYLOAD_LIMIT + 1]);
+        all.keep_payload("r.example/a", &digest(), big);
+        assert_eq!(all.payload("r.example/a", &digest()), None, "too big to keep");
+        // Past the byte limit nothing more is kept.
+        let chunk = Arc::new(vec![0u8; CACHED_PAYLOAD_LIMIT]);
+        let mut kept = 0;
+        for i in 0..(CACHE_BYTE_LIMIT / CACHED_PAYLOAD_LIMIT + 10) {
+            let d: Digest = format!("sha256:{i:064x}").parse().expect("digest");
+            all.keep_payload("r.example/a", &d, Arc::clone(&chunk));
+            kept += usize::from(all.payload("r.example/a", &d).is_some());
+        }
+        assert!(kept < CACHE_BYTE_LIMIT / CACHED_PAYLOAD_LIMIT, "{kept}");
+        assert!(all.lock().bytes <= CACHE_BYTE_LIMIT);
     }
 }
