@@ -54,7 +54,7 @@ pub(crate) fn run(args: &ValidateArgs) -> ExitCode {
                 by_policy(policy, loaded, image, |k, i| check(k, i, image, deadline))
             }
         };
-        report_line(result, id, image)
+        report_line(result, id, image, args.report.is_some())
     })
 }
 
@@ -190,8 +190,14 @@ fn detail(result: &ImageResult) -> Value {
 }
 
 /// Logs one line's result and turns it into the runner's [`LineResult`].
-fn report_line(result: ImageResult, id: usize, image: &Reference) -> LineResult {
-    let detail = detail(&result);
+/// The per-platform detail is kept only for a `--report`: it is most of what a line costs in
+/// memory until the run ends.
+fn report_line(result: ImageResult, id: usize, image: &Reference, keep_detail: bool) -> LineResult {
+    let detail = if keep_detail {
+        detail(&result)
+    } else {
+        Value::Null
+    };
     for p in &result.platforms {
         match &p.outcome {
             Ok(a) => log::debug(

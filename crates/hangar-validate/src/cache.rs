@@ -127,7 +127,9 @@ mod tests {
     use super::*;
 
     fn digest() -> Digest {
-        format!("sha256:{}", "ab".repeat(32)).parse().expect("digest")
+        format!("sha256:{}", "ab".repeat(32))
+            .parse()
+            .expect("digest")
     }
 
     #[test]
@@ -143,7 +145,11 @@ mod tests {
         let all = SignatureCache::new();
         let big = Arc::new(vec![0u8; CACHED_PAYLOAD_LIMIT + 1]);
         all.keep_payload("r.example/a", &digest(), big);
-        assert_eq!(all.payload("r.example/a", &digest()), None, "too big to keep");
+        assert_eq!(
+            all.payload("r.example/a", &digest()),
+            None,
+            "too big to keep"
+        );
         // Past the byte limit nothing more is kept.
         let chunk = Arc::new(vec![0u8; CACHED_PAYLOAD_LIMIT]);
         let mut kept = 0;
