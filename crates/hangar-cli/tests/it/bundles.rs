@@ -13,7 +13,7 @@ use hangar_testkit::seed::{self, BUNDLE_MEDIA_TYPE};
 use hangar_testkit::{Registry, TempDir, require_tool};
 use serde_json::Value;
 
-use crate::{Run, assert_report_schema, key_file, openssl_sign, run_in};
+use crate::{Run, assert_report_schema, key_file, openssl_sign, validate_in};
 
 /// A bundle v0.3 whose envelope carries `statement`, signed (P-384, SHA-384, by OpenSSL)
 /// over the PAE of `signed_statement`.
@@ -45,29 +45,31 @@ fn statement_for(addr: &str, repo: &str, digest: &str) -> Vec<u8> {
     )
 }
 
-/// `sign validate` of `lines` with the P-384 key, a report, plus `extra`.
+/// `sign validate` of `lines` with the P-384 key (besides the lab key), a report, plus
+/// `extra`.
 fn validate(dir: &std::path::Path, lines: &str, extra: &[&str]) -> (Run, Value) {
-    std::fs::write(dir.join("list.txt"), lines).expect("write list");
     let key = key_file("p384.pub").display().to_string();
-    let mut args = vec![
-        "sign",
-        "validate",
-        "-f",
-        "list.txt",
-        "-p",
-        &key,
-        "--tls-verify=false",
-        "-o",
-        "failed.txt",
-        "--report",
-        "report.json",
-    ];
+    let mut args = vec!["-p", key.as_str(), "--report", "report.json"];
     args.extend_from_slice(extra);
-    let run = run_in(dir, &args);
+    let run = validate_in(dir, lines, &args, &[]);
     let report = std::fs::read_to_string(dir.join("report.json")).expect("report");
     let report: Value = serde_json::from_str(&report).expect("json");
     assert_report_schema(&report);
     (run, report)
+}
+
+/// A referrers index page listing one manifest, with `extra` headers.
+fn referrers_page(entry: (String, usize, String), extra: Option<(String, String)>) -> Action {
+    let mut headers = vec![(
+        "Content-Type".to_owned(),
+        "application/vnd.oci.image.index.v1+json".to_owned(),
+    )];
+    headers.extend(extra);
+    Action::Respond {
+        status: 200,
+        headers,
+        body: seed::referrers_index(&[entry]).into_bytes(),
+    }
 }
 
 fn platform(report: &Value, line: usize) -> &Value {
@@ -184,50 +186,22 @@ fn bundles_through_the_referrers_api_with_paging() {
             return Action::Forward;
         }
         seen.lock().expect("lock").push(path.clone());
-        let filtered = [(
-            "Content-Type".to_owned(),
-            "application/vnd.oci.image.index.v1+json".to_owned(),
-        )];
         if path.starts_with(&format!("/v2/api/good/referrers/{good2}")) {
             if path.contains("last=") {
-                let body = seed::referrers_index(&[(
-                    good_bundle.clone(),
-                    good_size,
-                    BUNDLE_MEDIA_TYPE.into(),
-                )]);
-                return Action::Respond {
-                    status: 200,
-                    headers: filtered.to_vec(),
-                    body: body.into_bytes(),
-                };
+                let entry = (good_bundle.clone(), good_size, BUNDLE_MEDIA_TYPE.into());
+                return referrers_page(entry, None);
             }
-            let body = seed::referrers_index(&[(
+            let other = (
                 format!("sha256:{}", "c".repeat(64)),
                 100,
                 "application/spdx+json".into(),
-            )]);
-            let mut headers = filtered.to_vec();
-            headers.push((
-                "Link".into(),
-                format!("</v2/api/good/referrers/{good2}?n=1&last=x>; rel=\"next\""),
-            ));
-            return Action::Respond {
-                status: 200,
-                headers,
-                body: body.into_bytes(),
-            };
+            );
+            let next = format!("</v2/api/good/referrers/{good2}?n=1&last=x>; rel=\"next\"");
+            return referrers_page(other, Some(("Link".into(), next)));
         }
         if path.starts_with(&format!("/v2/api/stolen/referrers/{stolen2}")) {
-            let body = seed::referrers_index(&[(
-                stolen_bundle.clone(),
-                good_size,
-                BUNDLE_MEDIA_TYPE.into(),
-            )]);
-            return Action::Respond {
-                status: 200,
-                headers: filtered.to_vec(),
-                body: body.into_bytes(),
-            };
+            let entry = (stolen_bundle.clone(), good_size, BUNDLE_MEDIA_TYPE.into());
+            return referrers_page(entry, None);
         }
         Action::json(404, r#"{"errors":[{"code":"NAME_UNKNOWN"}]}"#)
     })
