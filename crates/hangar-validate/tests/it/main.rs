@@ -13,6 +13,18 @@ use hangar_testkit::proxy::{Action, Proxy};
 use hangar_testkit::{Registry, fixture_dir, free_port};
 use hangar_validate::{PlatformFilter, Validator, Verdict};
 
+/// A client that allows plain HTTP, and the recorded lab key.
+fn plain_client_and_lab_key() -> (Client, [PublicKey; 1]) {
+    let client = Client::new(Config {
+        tls_verify: TlsVerify::Skip,
+        ..Config::default()
+    })
+    .expect("client");
+    let key = PublicKey::from_pem(&std::fs::read(fixture_dir().join("keys/lab.pub")).expect("key"))
+        .expect("pem");
+    (client, [key])
+}
+
 #[test]
 fn requests_per_image_with_warm_tokens() {
     let addr = format!("127.0.0.1:{}", free_port().expect("port"));
@@ -30,16 +42,7 @@ fn requests_per_image_with_warm_tokens() {
         Action::bearer_challenge(req, "s", "")
     })
     .unwrap_or_else(|e| panic!("{e}"));
-    let client = Client::new(Config {
-        tls_verify: TlsVerify::Skip,
-        ..Config::default()
-    })
-    .expect("client");
-    let keys =
-        [
-            PublicKey::from_pem(&std::fs::read(fixture_dir().join("keys/lab.pub")).expect("key"))
-                .expect("pem"),
-        ];
+    let (client, keys) = plain_client_and_lab_key();
     let multi_identity =
         SignedIdentity::exact_repository("127.0.0.1:5000/fixtures/multi").expect("repo");
     let platforms = PlatformFilter::default(); // amd64 + arm64: P = 2
@@ -98,16 +101,7 @@ fn requests_per_image_with_warm_tokens() {
 fn a_shared_cache_fetches_each_signature_once() {
     let addr = format!("127.0.0.1:{}", free_port().expect("port"));
     let _registry = Registry::start_fixture(&addr).unwrap_or_else(|e| panic!("{e}"));
-    let client = Client::new(Config {
-        tls_verify: TlsVerify::Skip,
-        ..Config::default()
-    })
-    .expect("client");
-    let keys =
-        [
-            PublicKey::from_pem(&std::fs::read(fixture_dir().join("keys/lab.pub")).expect("key"))
-                .expect("pem"),
-        ];
+    let (client, keys) = plain_client_and_lab_key();
     let identity = SignedIdentity::exact_repository("127.0.0.1:5000/fixtures/multi").expect("repo");
     let platforms = PlatformFilter::default();
     let cache = hangar_validate::SignatureCache::new();
