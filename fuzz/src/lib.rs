@@ -58,12 +58,20 @@ pub fn imagelist(data: &[u8]) {
         assert!(
             body.lines()
                 .nth(e.line_number - 1)
-                .is_some_and(|l| l.trim() == e.line)
+                .is_some_and(|l| l.trim_start_matches('\u{feff}').trim() == e.line)
         );
         if let EntryKind::Image(r) = &e.kind {
             assert_eq!(Reference::parse_normalized(&r.to_string()).as_ref(), Ok(r));
         }
         let _ = hangar_imagelist::rewrite(&e.line, &overrides);
+    }
+    // The raw bytes (any encoding): every line is kept or dropped, never lost, and the
+    // numbering stays in order.
+    let mut last = (0, 0);
+    for e in hangar_imagelist::entries_from_bytes(data, &overrides) {
+        assert_eq!(e.id, last.0 + 1);
+        assert!(e.line_number > last.1);
+        last = (e.id, e.line_number);
     }
 }
 

@@ -165,8 +165,12 @@ pub(crate) fn ensure_packages(needs: &[(&str, &str)]) -> Result {
     })
 }
 
-const TEST_PACKAGES: &[(&str, &str)] =
-    &[(REGISTRY_BIN, "docker-registry"), (OPENSSL_BIN, "openssl")];
+const TEST_PACKAGES: &[(&str, &str)] = &[
+    (REGISTRY_BIN, "docker-registry"),
+    (OPENSSL_BIN, "openssl"),
+    ("/usr/bin/setpriv", "util-linux"),
+    ("/usr/bin/mkfifo", "coreutils"),
+];
 
 fn ci() -> Result {
     ensure_packages(TEST_PACKAGES)?;

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
 use hangar_reference::Reference;
 use hangar_registry::Deadline;
@@ -31,7 +31,25 @@ pub(crate) fn run(args: &InspectArgs) -> ExitCode {
         log::fatal("only `hangar inspect --raw REF` is supported");
         return ExitCode::from(EXIT_SETUP);
     }
-    match inspect(args) {
+    let text = args
+        .reference
+        .strip_prefix("docker://")
+        .unwrap_or(&args.reference);
+    let image = match Reference::parse_normalized(text) {
+        Ok(i) => i,
+        Err(e) => {
+            log::fatal(&format!("invalid image reference {text:?}: {e}"));
+            return ExitCode::from(EXIT_SETUP);
+        }
+    };
+    let client = match runner::client(args.tls_verify, args.authfile.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            log::fatal(&format!("{e:#}"));
+            return ExitCode::from(EXIT_SETUP);
+        }
+    };
+    match inspect(&client, &image) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             log::fatal(&format!("{e:#}"));
@@ -40,17 +58,9 @@ pub(crate) fn run(args: &InspectArgs) -> ExitCode {
     }
 }
 
-fn inspect(args: &InspectArgs) -> Result<()> {
-    let text = args
-        .reference
-        .strip_prefix("docker://")
-        .unwrap_or(&args.reference);
-    let Ok(image) = Reference::parse_normalized(text) else {
-        bail!("invalid image reference {text:?}");
-    };
-    let client = runner::client(args.tls_verify, args.authfile.as_deref())?;
+fn inspect(client: &hangar_registry::Client, image: &Reference) -> Result<()> {
     let manifest = client
-        .get_manifest(&image, Deadline::after(std::time::Duration::from_secs(600)))
+        .get_manifest(image, Deadline::after(std::time::Duration::from_secs(600)))
         .with_context(|| format!("inspecting {image}"))?;
     std::io::stdout()
         .lock()

@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use hangar_signature::PrivateKey;
 
+use crate::output::{Input, Output};
 use crate::{EXIT_SETUP, log};
 
 /// Flags of `hangar generate-sigstore-key`.
@@ -99,26 +100,30 @@ fn write_key_pair(args: &GenerateArgs) -> Result<(PathBuf, PathBuf)> {
             }
         }
     }
+    // Both files are checked (and their temporary files created) before the prompt.
+    let inputs: Vec<Input<'_>> = args
+        .passphrase_file
+        .iter()
+        .map(|p| Input {
+            flag: "--passphrase-file",
+            path: p,
+        })
+        .collect();
+    let key_out = Output::prepare("private key", &key_path, 0o600, &inputs, &[])?;
+    let pub_out = Output::prepare("public key", &pub_path, 0o666, &inputs, &[&key_out])?;
     let pass = passphrase(args.passphrase_file.as_deref(), true)?;
+    if pass.is_empty() {
+        log::warn(
+            None,
+            &format!(
+                "The passphrase is empty: {} is encrypted with a key anyone can derive; anyone who can read the file can sign",
+                key_path.display()
+            ),
+        );
+    }
     let key = PrivateKey::generate()?;
     let pem = key.to_encrypted_pem(&pass)?;
-    write_private(&key_path, pem.as_bytes())?;
-    std::fs::write(&pub_path, key.public_key_pem()?)
-        .with_context(|| format!("writing {}", pub_path.display()))?;
+    key_out.write(pem.as_bytes())?;
+    pub_out.write(key.public_key_pem()?.as_bytes())?;
     Ok((key_path, pub_path))
-}
-
-/// Writes a file only its owner can read (mode 0600 from creation).
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let _ = std::fs::remove_file(path);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(bytes)
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
 }

@@ -71,6 +71,13 @@ fn clock() -> String {
     format!("{:02}:{:02}:{:02}", day / 3600, day % 3600 / 60, day % 60)
 }
 
+/// Unicode's bidirectional formatting characters (embeddings, overrides, isolates and
+/// marks): not control characters, but they reorder what a terminal shows ("Trojan
+/// Source"), so a registry or list line could make a failure read like a pass.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 /// Writes one log line. Each line is written with one call, so lines from workers never mix.
 pub(crate) fn log(level: Level, img: Option<usize>, msg: &str) {
     if level == Level::Debug && !debug_enabled() {
@@ -97,7 +104,7 @@ pub(crate) fn log(level: Level, img: Option<usize>, msg: &str) {
     }
     // Image lists and registries are untrusted: control characters never reach the terminal.
     for c in msg.chars() {
-        if c.is_control() {
+        if c.is_control() || is_bidi_control(c) {
             let _ = write!(line, "\\u{{{:x}}}", c as u32);
         } else {
             line.push(c);

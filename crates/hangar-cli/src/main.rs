@@ -7,6 +7,7 @@ mod duration;
 mod inspect;
 mod keys;
 mod log;
+mod output;
 mod report;
 mod runner;
 mod sign;

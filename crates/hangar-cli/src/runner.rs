@@ -1,9 +1,9 @@
 //! What `sign` and `sign validate` share: reading the list, the registry client, the worker
 //! pool, per-line deadlines, Ctrl-C, the summary, the failed-list file and the exit code.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,9 @@ use hangar_registry::{Client, Config, CredentialStore, Deadline, TlsVerify, regi
 use hangar_validate::PlatformFilter;
 use serde_json::{Value, json};
 
+use signal_hook::consts::{SIGINT, SIGTERM};
+
+use crate::output::{Input, Output};
 use crate::report::ReportFormat;
 use crate::{ListArgs, log};
 
@@ -42,9 +45,9 @@ pub(crate) struct ListSetup {
     pub(crate) client: Client,
     jobs: usize,
     timeout: Option<Duration>,
-    failed: PathBuf,
+    failed: Output,
     /// `--report FILE` and its format, for commands that write one.
-    pub(crate) report: Option<(PathBuf, ReportFormat)>,
+    report: Option<(Output, ReportFormat)>,
 }
 
 pub(crate) fn tls_verify(flag: Option<bool>) -> TlsVerify {
@@ -70,16 +73,25 @@ pub(crate) fn client(tls: Option<bool>, authfile: Option<&Path>) -> Result<Clien
     let conf = registries_conf::default_files();
     let insecure_registries =
         registries_conf::insecure_registries(&conf).context("reading registries.conf")?;
+    let blocked = registries_conf::blocklist(&conf).context("reading registries.conf")?;
     Ok(Client::new(Config {
         tls_verify: tls_verify(tls),
         credentials,
         insecure_registries,
+        blocked,
         certs_dirs: Config::default_certs_dirs(),
         ..Config::default()
     })?)
 }
 
-pub(crate) fn prepare(args: &ListArgs) -> Result<ListSetup> {
+/// Reads the list and checks every file of the run before any traffic: `inputs` are the
+/// command's own input files (keys, policy, passphrase file); the list and `--authfile` are
+/// added here. The failed file and `report` must alias none of them, nor each other.
+pub(crate) fn prepare(
+    args: &ListArgs,
+    inputs: &[Input<'_>],
+    report: Option<(&Path, ReportFormat)>,
+) -> Result<ListSetup> {
     let jobs = if (1..=MAX_JOBS).contains(&args.jobs) {
         args.jobs as usize
     } else {
@@ -93,26 +105,67 @@ pub(crate) fn prepare(args: &ListArgs) -> Result<ListSetup> {
         1
     };
     let file = args.file.as_ref().context("the --file flag is required")?;
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("reading image list {}", file.display()))?;
-    let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
-    let overrides = Overrides {
-        registry: non_empty(&args.registry),
-        project: non_empty(&args.project),
-    };
-    let entries: Vec<Entry> = hangar_imagelist::entries(text.lines(), &overrides).collect();
-    if args.failed.is_dir() {
-        bail!("failed-list file {} is a directory", args.failed.display());
+    let overrides = overrides(args)?;
+    let platforms = PlatformFilter::parse(&args.arch, &args.os)?;
+    let bytes =
+        std::fs::read(file).with_context(|| format!("reading image list {}", file.display()))?;
+    let entries: Vec<Entry> = hangar_imagelist::entries_from_bytes(&bytes, &overrides).collect();
+    if entries.is_empty() {
+        log::warn(
+            None,
+            &format!(
+                "Image list {} has no image lines (only blank lines or comments): nothing will be validated",
+                file.display()
+            ),
+        );
     }
+    let mut all_inputs = vec![Input {
+        flag: "--file",
+        path: file,
+    }];
+    if let Some(a) = &args.authfile {
+        all_inputs.push(Input {
+            flag: "--authfile",
+            path: a,
+        });
+    }
+    all_inputs.extend_from_slice(inputs);
+    let failed = Output::prepare("--failed", &args.failed, 0o666, &all_inputs, &[])?;
+    let report = match report {
+        Some((path, format)) => Some((
+            Output::prepare("--report", path, 0o666, &all_inputs, &[&failed])?,
+            format,
+        )),
+        None => None,
+    };
     Ok(ListSetup {
         entries,
-        platforms: PlatformFilter::new(&args.arch, &args.os),
+        platforms,
         client: client(args.tls_verify, args.authfile.as_deref())?,
         jobs,
         timeout: args.timeout.0,
-        failed: args.failed.clone(),
-        report: None,
+        failed,
+        report,
     })
+}
+
+/// `--registry` and `--project`, checked: a scheme on the registry is dropped with a
+/// warning; anything else that could not be a registry or project is a usage error.
+fn overrides(args: &ListArgs) -> Result<Overrides> {
+    let mut registry = args.registry.trim().to_owned();
+    for scheme in ["https://", "http://"] {
+        if let Some(rest) = registry.strip_prefix(scheme) {
+            log::warn(
+                None,
+                &format!(
+                    "--registry {:?}: image references have no scheme; using {rest:?} (plain HTTP is --tls-verify=false)",
+                    args.registry
+                ),
+            );
+            registry = rest.to_owned();
+        }
+    }
+    Ok(Overrides::new(&registry, args.project.trim())?)
 }
 
 /// How one line ended, with the details a `--report` shows (a JSON object: `verdict`,
@@ -137,11 +190,13 @@ pub(crate) fn run<F>(setup: &ListSetup, labels: &Labels, line: F) -> ExitCode
 where
     F: Fn(usize, &Reference, Deadline) -> LineResult + Sync,
 {
-    let cancelled = Arc::new(AtomicBool::new(false));
-    {
-        let c = Arc::clone(&cancelled);
-        if let Err(e) = ctrlc::set_handler(move || c.store(true, Ordering::SeqCst)) {
-            log::warn(None, &format!("cannot handle Ctrl-C: {e}"));
+    // The number of the signal (SIGINT, SIGTERM) that asked us to stop; 0 while none did.
+    let cancelled = Arc::new(AtomicUsize::new(0));
+    for signal in [SIGINT, SIGTERM] {
+        if let Err(e) =
+            signal_hook::flag::register_usize(signal, Arc::clone(&cancelled), signal as usize)
+        {
+            log::warn(None, &format!("cannot handle signal {signal}: {e}"));
         }
     }
     let started = Instant::now();
@@ -152,7 +207,7 @@ where
 fn run_lines<F>(
     setup: &ListSetup,
     labels: &Labels,
-    cancelled: &AtomicBool,
+    cancelled: &AtomicUsize,
     started: Instant,
     line: &F,
 ) -> Vec<LineResult>
@@ -174,7 +229,7 @@ where
                 });
             }
             EntryKind::Invalid(e) => {
-                let reason = format!("{e}: {}", e.source);
+                let reason = e.to_string();
                 log::error(
                     None,
                     &format!(
@@ -206,7 +261,7 @@ where
                 for (i, id, image) in work {
                     let tx = tx.clone();
                     scope.spawn_fifo(move |_| {
-                        let result = if cancelled.load(Ordering::SeqCst) {
+                        let result = if cancelled.load(Ordering::SeqCst) != 0 {
                             LineResult::failed("error", "interrupted before it started")
                         } else {
                             log::set_current_image(Some(id));
@@ -231,9 +286,10 @@ where
                     results[i] = Some(r);
                     received += 1;
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) if cancelled.load(Ordering::SeqCst) => {
+                Err(mpsc::RecvTimeoutError::Timeout) if cancelled.load(Ordering::SeqCst) != 0 => {
                     progress.clear();
-                    interrupted(setup, labels, std::mem::take(&mut results), started);
+                    let signal = cancelled.load(Ordering::SeqCst);
+                    interrupted(setup, labels, std::mem::take(&mut results), started, signal);
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -315,15 +371,25 @@ fn complete(results: Vec<Option<LineResult>>, why: &str) -> Vec<LineResult> {
         .collect()
 }
 
-/// Ctrl-C: every unfinished line fails, the failed file (and report) are written, and the
-/// process ends without waiting for requests in flight.
+/// Ctrl-C or SIGTERM: every unfinished line fails, the failed file (and report) are
+/// written, and the process ends without waiting for requests in flight, with the shell's
+/// status for death by that signal (130, 143).
 fn interrupted(
     setup: &ListSetup,
     labels: &Labels,
     results: Vec<Option<LineResult>>,
     started: Instant,
+    signal: usize,
 ) -> ! {
-    log::warn(None, "Interrupted: recording unfinished images as failed");
+    let name = if signal == SIGTERM as usize {
+        "SIGTERM"
+    } else {
+        "SIGINT"
+    };
+    log::warn(
+        None,
+        &format!("Interrupted by {name}: recording unfinished images as failed"),
+    );
     for (entry, r) in setup.entries.iter().zip(&results) {
         if r.is_none() {
             log::error(
@@ -336,9 +402,8 @@ fn interrupted(
         }
     }
     let all = complete(results, "interrupted before it finished");
-    write_report(setup, &all, started.elapsed());
-    report_failed(setup, labels, &all);
-    std::process::exit(1);
+    let _ = write_outputs(setup, labels, &all, started.elapsed());
+    std::process::exit(128 + signal as i32);
 }
 
 fn finish(
@@ -364,20 +429,58 @@ fn finish(
             setup.client.token_request_count(),
         ),
     );
-    write_report(setup, results, elapsed);
-    if failed == 0 {
-        log::info(None, "Done");
-        return ExitCode::SUCCESS;
+    let written = write_outputs(setup, labels, results, elapsed);
+    match (failed, written) {
+        (0, true) => {
+            log::info(None, "Done");
+            ExitCode::SUCCESS
+        }
+        _ => ExitCode::from(1),
     }
-    report_failed(setup, labels, results);
-    ExitCode::from(1)
+}
+
+/// Writes the report (if asked for) and the failed file (always: empty when nothing
+/// failed, so no stale failures survive a passing run), and logs the failed lines. False
+/// when a file could not be written; each failure has its own message, and the failed
+/// lines are in the log either way.
+fn write_outputs(
+    setup: &ListSetup,
+    labels: &Labels,
+    results: &[LineResult],
+    elapsed: Duration,
+) -> bool {
+    let report_ok = write_report(setup, results, elapsed);
+    let any_failed = results.iter().any(|r| r.verdict == LineVerdict::Failed);
+    if any_failed {
+        log::error(None, labels.failed_title);
+        for (e, r) in setup.entries.iter().zip(results) {
+            if r.verdict == LineVerdict::Failed {
+                log::error(None, &e.line);
+            }
+        }
+    }
+    let path = setup.failed.path().display().to_string();
+    match setup
+        .failed
+        .write(failed_text(&setup.entries, results).as_bytes())
+    {
+        Ok(()) if any_failed => {
+            log::error(None, &format!("Failed image list exported to {path:?}"));
+            report_ok
+        }
+        Ok(()) => report_ok,
+        Err(e) => {
+            log::error(None, &format!("writing failed image list {path}: {e:#}"));
+            false
+        }
+    }
 }
 
 /// `--report FILE`: every line of the list exactly once, in list order (schema in
 /// docs/report.schema.json), written atomically in the chosen format.
-fn write_report(setup: &ListSetup, results: &[LineResult], elapsed: Duration) {
-    let Some((path, format)) = &setup.report else {
-        return;
+fn write_report(setup: &ListSetup, results: &[LineResult], elapsed: Duration) -> bool {
+    let Some((output, format)) = &setup.report else {
+        return true;
     };
     let count = |v: &str| results.iter().filter(|r| r.detail["verdict"] == v).count();
     let lines: Vec<Value> = setup
@@ -409,43 +512,21 @@ fn write_report(setup: &ListSetup, results: &[LineResult], elapsed: Duration) {
         "lines": lines,
     });
     let text = crate::report::render(&report, *format);
-    match write_atomically(path, text.as_bytes()) {
-        Ok(()) => log::info(
-            None,
-            &format!("Report written to {:?}", path.display().to_string()),
-        ),
-        Err(e) => log::error(None, &format!("writing report {}: {e:#}", path.display())),
-    }
-}
-
-/// Lists the failed lines and writes them to the failed file.
-fn report_failed(setup: &ListSetup, labels: &Labels, results: &[LineResult]) {
-    log::error(None, labels.failed_title);
-    for (e, r) in setup.entries.iter().zip(results) {
-        if r.verdict == LineVerdict::Failed {
-            log::error(None, &e.line);
+    let path = output.path().display().to_string();
+    match output.write(text.as_bytes()) {
+        Ok(()) => {
+            log::info(None, &format!("Report written to {path:?}"));
+            true
+        }
+        Err(e) => {
+            log::error(None, &format!("writing report {path}: {e:#}"));
+            false
         }
     }
-    match write_failed(&setup.failed, &setup.entries, results) {
-        Ok(()) => log::error(
-            None,
-            &format!(
-                "Failed image list exported to {:?}",
-                setup.failed.display().to_string()
-            ),
-        ),
-        Err(e) => log::error(
-            None,
-            &format!(
-                "writing failed image list {}: {e:#}",
-                setup.failed.display()
-            ),
-        ),
-    }
 }
 
-/// Writes the failed lines, as written in the list and in list order, atomically.
-fn write_failed(path: &Path, entries: &[Entry], results: &[LineResult]) -> Result<()> {
+/// The failed lines, as written in the list and in list order.
+fn failed_text(entries: &[Entry], results: &[LineResult]) -> String {
     let mut text = String::new();
     for (e, r) in entries.iter().zip(results) {
         if r.verdict == LineVerdict::Failed {
@@ -453,18 +534,5 @@ fn write_failed(path: &Path, entries: &[Entry], results: &[LineResult]) -> Resul
             text.push('\n');
         }
     }
-    write_atomically(path, text.as_bytes())
-}
-
-/// Writes a temporary file next to `path`, then renames it over `path`.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "out".into());
-    let tmp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
-    Ok(())
+    text
 }

@@ -9,6 +9,7 @@ use hangar_registry::Deadline;
 use hangar_sign::{SignOutcome, Signer, Verdict};
 use hangar_signature::PrivateKey;
 
+use crate::output::Input;
 use crate::runner::{self, Labels, LineResult, LineVerdict};
 use crate::{EXIT_SETUP, SignArgs, keys, log};
 
@@ -41,7 +42,17 @@ fn prepare(args: &SignArgs) -> Result<(runner::ListSetup, PrivateKey)> {
     let pass = keys::passphrase(args.sigstore_passphrase_file.as_deref(), false)?;
     let key = PrivateKey::from_encrypted_pem(&pem, &pass)
         .with_context(|| format!("sigstore private key {}", path.display()))?;
-    Ok((runner::prepare(&args.list)?, key))
+    let mut inputs = vec![Input {
+        flag: "--sigstore-key",
+        path,
+    }];
+    if let Some(p) = &args.sigstore_passphrase_file {
+        inputs.push(Input {
+            flag: "--sigstore-passphrase-file",
+            path: p,
+        });
+    }
+    Ok((runner::prepare(&args.list, &inputs, None)?, key))
 }
 
 fn sign_line(signer: &Signer<'_>, id: usize, image: &Reference, deadline: Deadline) -> LineResult {

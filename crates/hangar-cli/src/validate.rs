@@ -12,6 +12,7 @@ use hangar_signature::PublicKey;
 use hangar_validate::{ImageResult, RejectionKind, SignatureCache, Validator, Verdict};
 use serde_json::{Value, json};
 
+use crate::output::Input;
 use crate::runner::{self, Labels, LineResult, LineVerdict};
 use crate::{EXIT_SETUP, ValidateArgs, log};
 
@@ -111,6 +112,16 @@ fn by_policy(
 }
 
 fn prepare(args: &ValidateArgs) -> Result<(runner::ListSetup, Mode)> {
+    // Every file the run reads; no output may be one of them.
+    let mut inputs: Vec<Input<'_>> = args
+        .pubkeys
+        .iter()
+        .map(|p| Input {
+            flag: "--sigstore-pubkey",
+            path: p,
+        })
+        .collect();
+    let mut policy_key_paths: Vec<std::path::PathBuf> = Vec::new();
     let mode = match &args.policy {
         Some(path) => {
             let bytes = std::fs::read(path)
@@ -122,8 +133,11 @@ fn prepare(args: &ValidateArgs) -> Result<(runner::ListSetup, Mode)> {
                 if let Requirement::SigstoreSigned { keys, .. } = requirement {
                     for source in keys {
                         let pem = match source {
-                            KeySource::Path(p) => std::fs::read(p)
-                                .with_context(|| format!("reading policy key {p}"))?,
+                            KeySource::Path(p) => {
+                                policy_key_paths.push(p.into());
+                                std::fs::read(p)
+                                    .with_context(|| format!("reading policy key {p}"))?
+                            }
                             KeySource::Data(d) => d.clone(),
                             other => anyhow::bail!("unsupported key source {other:?}"),
                         };
@@ -154,8 +168,18 @@ fn prepare(args: &ValidateArgs) -> Result<(runner::ListSetup, Mode)> {
             Mode::Keys(keys, identity)
         }
     };
-    let mut setup = runner::prepare(&args.list)?;
-    setup.report = args.report.clone().map(|p| (p, args.report_format));
+    if let Some(p) = &args.policy {
+        inputs.push(Input {
+            flag: "--policy",
+            path: p,
+        });
+    }
+    inputs.extend(policy_key_paths.iter().map(|p| Input {
+        flag: "--policy (keyPath)",
+        path: p,
+    }));
+    let report = args.report.as_deref().map(|p| (p, args.report_format));
+    let setup = runner::prepare(&args.list, &inputs, report)?;
     Ok((setup, mode))
 }
 

@@ -37,6 +37,40 @@ pub struct Overrides {
     pub project: Option<String>,
 }
 
+impl Overrides {
+    /// `--registry` and `--project` as given (empty = no override), checked: the registry
+    /// must be a `host[:port]` and the project one or more lower-case path components.
+    pub fn new(registry: &str, project: &str) -> Result<Overrides, OverrideError> {
+        let registry = match registry {
+            "" => None,
+            r if hangar_reference::is_valid_domain(r) => Some(r.to_owned()),
+            r => return Err(OverrideError::Registry(r.to_owned())),
+        };
+        let project = match project {
+            "" => None,
+            p if hangar_reference::is_valid_path(p) => Some(p.to_owned()),
+            p => return Err(OverrideError::Project(p.to_owned())),
+        };
+        Ok(Overrides { registry, project })
+    }
+}
+
+/// An override that no reference could contain.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OverrideError {
+    /// Not a `host[:port]`.
+    #[error(
+        "--registry {0:?} is not a registry: give host[:port] only (e.g. registry.example.io:5000), without a path or trailing slash"
+    )]
+    Registry(String),
+    /// Not `/`-separated lower-case path components.
+    #[error(
+        "--project {0:?} is not a project: give lower-case path components separated by single slashes (e.g. library or mirror/rancher), without leading or trailing slashes"
+    )]
+    Project(String),
+}
+
 /// One kept line of an image list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -63,38 +97,116 @@ pub enum EntryKind {
 
 /// Why a line does not name a valid image.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("image list line {line_number} {line:?}: {rewritten:?} is not a valid reference")]
+#[error("image list line {line_number} {line:?}: {problem}")]
 #[non_exhaustive]
 pub struct LineError {
     /// The 1-based line number in the file.
     pub line_number: usize,
-    /// The line as written.
+    /// The line as written (invalid UTF-8 shown as U+FFFD).
     pub line: String,
-    /// The reference string after the registry/project rewrite.
-    pub rewritten: String,
-    /// What the reference grammar objected to.
-    #[source]
-    pub source: ParseError,
+    /// What is wrong with it.
+    pub problem: LineProblem,
+}
+
+/// What is wrong with a line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LineProblem {
+    /// The reference grammar refused the rewritten line.
+    #[error("{rewritten:?} is not a valid reference: {source}")]
+    Reference {
+        /// The reference string after the registry/project rewrite.
+        rewritten: String,
+        /// What the grammar objected to.
+        source: ParseError,
+    },
+    /// The line starts with a URL scheme such as `https://`.
+    #[error("an image reference has no URL scheme: remove {0:?}")]
+    Scheme(String),
+    /// The line's bytes are not UTF-8.
+    #[error("not valid UTF-8 (at byte {valid_up_to} of the line)")]
+    NotUtf8 {
+        /// How many bytes of the line are valid UTF-8.
+        valid_up_to: usize,
+    },
 }
 
 /// Turns the lines of a list into entries: blank lines and `#` / `//` comments are dropped,
-/// every other line is numbered and classified.
+/// every other line is numbered and classified. A `#` after whitespace starts a comment
+/// (a `#` can never be part of a reference); a UTF-8 byte-order mark before the first line
+/// is ignored.
 pub fn entries<'a, I, S>(lines: I, overrides: &'a Overrides) -> impl Iterator<Item = Entry> + 'a
 where
     I: IntoIterator<Item = S> + 'a,
     S: AsRef<str>,
 {
+    numbered(
+        lines.into_iter().map(|l| Ok::<S, (String, usize)>(l)),
+        overrides,
+    )
+}
+
+/// [`entries`] over the raw bytes of a list file: lines split at `\n` (a `\r` before it is
+/// dropped); a line that is not UTF-8 becomes an [`EntryKind::Invalid`] entry with its line
+/// number, and the other lines are read as usual.
+pub fn entries_from_bytes<'a>(
+    bytes: &'a [u8],
+    overrides: &'a Overrides,
+) -> impl Iterator<Item = Entry> + 'a {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    let lines = (!bytes.is_empty())
+        .then(|| bytes.split(|b| *b == b'\n'))
+        .into_iter()
+        .flatten()
+        .map(|raw| {
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            std::str::from_utf8(raw).map_err(|e| {
+                (
+                    String::from_utf8_lossy(raw).trim().to_owned(),
+                    e.valid_up_to(),
+                )
+            })
+        });
+    numbered(lines, overrides)
+}
+
+/// Numbers the kept lines; `Err` items are lines that could not be decoded.
+fn numbered<'a, I, S>(lines: I, overrides: &'a Overrides) -> impl Iterator<Item = Entry> + 'a
+where
+    I: IntoIterator<Item = Result<S, (String, usize)>> + 'a,
+    S: AsRef<str>,
+{
     lines
         .into_iter()
         .enumerate()
-        .filter_map(|(i, raw)| {
-            let line = raw.as_ref().trim();
-            let kept = !(line.is_empty() || line.starts_with('#') || line.starts_with("//"));
-            kept.then(|| (i + 1, line.to_owned()))
+        .filter_map(|(i, raw)| match raw {
+            Ok(raw) => {
+                let raw = raw.as_ref();
+                let raw = if i == 0 {
+                    raw.strip_prefix('\u{feff}').unwrap_or(raw)
+                } else {
+                    raw
+                };
+                let line = raw.trim();
+                let kept = !(line.is_empty()
+                    || line.starts_with('#')
+                    || line.starts_with("//")
+                    || without_comment(line).is_empty());
+                kept.then(|| (i + 1, line.to_owned(), None))
+            }
+            Err((lossy, valid_up_to)) => Some((i + 1, lossy, Some(valid_up_to))),
         })
         .enumerate()
-        .map(move |(k, (line_number, line))| {
-            let kind = classify(&line, line_number, overrides);
+        .map(move |(k, (line_number, line, not_utf8))| {
+            let kind = match not_utf8 {
+                Some(valid_up_to) => EntryKind::Invalid(LineError {
+                    line_number,
+                    line: line.clone(),
+                    problem: LineProblem::NotUtf8 { valid_up_to },
+                }),
+                None => classify(&line, line_number, overrides),
+            };
             Entry {
                 id: k + 1,
                 line_number,
@@ -104,19 +216,37 @@ where
         })
 }
 
-fn classify(line: &str, line_number: usize, overrides: &Overrides) -> EntryKind {
-    if line.split(' ').filter(|f| !f.is_empty()).count() == 3 {
-        return EntryKind::MirrorFormat;
+/// The line without a trailing comment: a `#` after whitespace and all that follows.
+fn without_comment(line: &str) -> &str {
+    let mut previous_blank = false;
+    for (i, c) in line.char_indices() {
+        if c == '#' && previous_blank {
+            return line[..i].trim_end();
+        }
+        previous_blank = c.is_whitespace();
     }
-    let rewritten = rewrite(line, overrides);
-    match Reference::parse_normalized(&rewritten) {
-        Ok(r) => EntryKind::Image(r),
-        Err(source) => EntryKind::Invalid(LineError {
+    line
+}
+
+fn classify(line: &str, line_number: usize, overrides: &Overrides) -> EntryKind {
+    let text = without_comment(line);
+    let invalid = |problem| {
+        EntryKind::Invalid(LineError {
             line_number,
             line: line.to_owned(),
-            rewritten,
-            source,
-        }),
+            problem,
+        })
+    };
+    if text.split(' ').filter(|f| !f.is_empty()).count() == 3 {
+        return EntryKind::MirrorFormat;
+    }
+    if let Some(i) = text.find("://") {
+        return invalid(LineProblem::Scheme(text[..i + 3].to_owned()));
+    }
+    let rewritten = rewrite(text, overrides);
+    match Reference::parse_normalized(&rewritten) {
+        Ok(r) => EntryKind::Image(r),
+        Err(source) => invalid(LineProblem::Reference { rewritten, source }),
     }
 }
 
@@ -209,7 +339,7 @@ mod tests {
             .map(|e| match e.kind {
                 EntryKind::Image(r) => r.to_string(),
                 EntryKind::MirrorFormat => "mirror-format".to_owned(),
-                EntryKind::Invalid(err) => format!("error: {err}: {}", err.source),
+                EntryKind::Invalid(err) => format!("error: {err}"),
             })
             .collect();
         assert_eq!(got.join("|"), expected, "line {line:?}");
@@ -338,6 +468,108 @@ mod tests {
             None,
             "mirror-format",
         );
+    }
+
+    #[test]
+    fn a_hash_after_whitespace_starts_a_comment() {
+        // Issue #12 item 7: `IMAGE # comment` has three fields but is an image, not a
+        // mirror line: it is validated, never skipped.
+        check(
+            "nginx # comment",
+            None,
+            None,
+            "docker.io/library/nginx:latest",
+        );
+        check(
+            "nginx:1.0\t# tabbed",
+            None,
+            None,
+            "docker.io/library/nginx:1.0",
+        );
+        check("a b c # a mirror line", None, None, "mirror-format");
+        check(
+            "nginx#x",
+            None,
+            None,
+            "error: image list line 1 \"nginx#x\": \"docker.io/library/nginx#x:latest\" is not a valid reference: invalid reference format: \"docker.io/library/nginx#x:latest\"",
+        );
+        let kept: Vec<String> = entries(["  # only", "   ", "x # y"], &Overrides::default())
+            .map(|e| e.line)
+            .collect();
+        // The line is kept as written (the failed file gets it back unchanged).
+        assert_eq!(kept, ["x # y"]);
+    }
+
+    #[test]
+    fn schemes_are_named() {
+        check(
+            "http://reg.io/a/b:1",
+            None,
+            None,
+            "error: image list line 1 \"http://reg.io/a/b:1\": an image reference has no URL scheme: remove \"http://\"",
+        );
+        check(
+            "docker://nginx",
+            None,
+            None,
+            "error: image list line 1 \"docker://nginx\": an image reference has no URL scheme: remove \"docker://\"",
+        );
+    }
+
+    #[test]
+    fn bytes_bom_and_bad_utf8() {
+        let list = b"\xEF\xBB\xBFnginx\r\nbad\xFFline\n# c\nbusybox:1\n";
+        let got: Vec<(usize, usize, String)> = entries_from_bytes(list, &Overrides::default())
+            .map(|e| {
+                let what = match e.kind {
+                    EntryKind::Image(r) => r.to_string(),
+                    EntryKind::Invalid(err) => err.to_string(),
+                    EntryKind::MirrorFormat => "mirror".into(),
+                };
+                (e.id, e.line_number, what)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (1, 1, "docker.io/library/nginx:latest".to_owned()),
+                (
+                    2,
+                    2,
+                    "image list line 2 \"bad\u{fffd}line\": not valid UTF-8 (at byte 3 of the line)"
+                        .to_owned()
+                ),
+                (3, 4, "docker.io/library/busybox:1".to_owned()),
+            ]
+        );
+        let bom_str: Vec<String> = entries(["\u{feff}nginx"], &Overrides::default())
+            .filter_map(|e| match e.kind {
+                EntryKind::Image(r) => Some(r.to_string()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(bom_str, ["docker.io/library/nginx:latest"]);
+        assert_eq!(entries_from_bytes(b"", &Overrides::default()).count(), 0);
+        assert_eq!(
+            entries_from_bytes(b"\n\n", &Overrides::default()).count(),
+            0
+        );
+    }
+
+    #[test]
+    fn overrides_are_checked() {
+        assert_eq!(Overrides::new("", ""), Ok(Overrides::default()));
+        let ok = Overrides::new("reg.io:5000", "mirror/rancher").expect("valid");
+        assert_eq!(ok.registry.as_deref(), Some("reg.io:5000"));
+        assert_eq!(ok.project.as_deref(), Some("mirror/rancher"));
+        for bad in ["reg.io/", "http://reg.io", "reg.io/ns", "reg io", "reg.io:"] {
+            let e = Overrides::new(bad, "").expect_err(bad);
+            assert!(e.to_string().starts_with("--registry"), "{e}");
+        }
+        for bad in ["/p", "p/", "p//q", "P", "p q"] {
+            let e = Overrides::new("", bad).expect_err(bad);
+            assert!(e.to_string().starts_with("--project"), "{e}");
+        }
     }
 
     #[test]

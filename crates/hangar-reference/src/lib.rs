@@ -62,6 +62,18 @@ pub enum ParseError {
     HexIdentifier(String),
 }
 
+/// Whether `s` is a registry host the grammar accepts: `host[:port]` (`reg.io`,
+/// `127.0.0.1:5000`, `localhost`).
+pub fn is_valid_domain(s: &str) -> bool {
+    grammar::is_domain(s)
+}
+
+/// Whether `s` is one or more `/`-separated lower-case repository path components
+/// (`library`, `rancher/mirror`).
+pub fn is_valid_path(s: &str) -> bool {
+    !s.is_empty() && s.split('/').all(grammar::is_path_component)
+}
+
 /// A normalized docker reference: domain, repository path and an optional tag and digest.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Reference {

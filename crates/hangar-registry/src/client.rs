@@ -99,6 +99,9 @@ pub struct Config {
     /// (`*.crt`) and client certificates (`*.cert` with `*.key`). See
     /// [`Config::default_certs_dirs`].
     pub certs_dirs: Vec<PathBuf>,
+    /// References registries.conf forbids contacting (`blocked = true`): requests for them
+    /// fail with [`Error::Blocked`] before any traffic.
+    pub blocked: crate::registries_conf::Blocklist,
 }
 
 impl Config {
@@ -198,6 +201,12 @@ pub enum Error {
     /// Credentials could not be read.
     #[error(transparent)]
     Credentials(#[from] CredentialError),
+    /// registries.conf blocks this reference (`blocked = true`); nothing was sent.
+    #[error("{reference} is blocked in registries.conf (blocked = true); no request was sent")]
+    Blocked {
+        /// The reference asked for.
+        reference: String,
+    },
     /// The HTTP client could not be built.
     #[error("building the HTTP client: {0}")]
     Setup(String),
@@ -280,6 +289,7 @@ pub struct Client {
     tls_verify: TlsVerify,
     insecure_registries: Vec<String>,
     certs_dirs: Vec<PathBuf>,
+    blocked: crate::registries_conf::Blocklist,
     credentials: CredentialStore,
     endpoints: Mutex<HashMap<String, Slot<Endpoint>>>,
     tokens: Mutex<HashMap<(String, String), Slot<Token>>>,
@@ -399,6 +409,7 @@ impl Client {
             tls_verify: config.tls_verify,
             insecure_registries: config.insecure_registries,
             certs_dirs: config.certs_dirs,
+            blocked: config.blocked,
             credentials: config.credentials,
             endpoints: Mutex::default(),
             tokens: Mutex::default(),
@@ -443,10 +454,14 @@ impl Client {
             self.http_for("", insecure)?
         } else {
             let mut b = Http::builder()
+                .no_proxy()
                 .user_agent(self.user_agent.clone())
                 .connect_timeout(Duration::from_secs(30))
                 .pool_max_idle_per_host(32)
                 .tls_danger_accept_invalid_certs(insecure);
+            for proxy in env_proxies()? {
+                b = b.proxy(proxy);
+            }
             for cert in roots {
                 b = b.add_root_certificate(cert);
             }
@@ -675,6 +690,11 @@ impl Client {
         call: Call<'_>,
         deadline: Deadline,
     ) -> Result<Fetched, Error> {
+        if self.blocked.is_blocked(&image.to_string()) {
+            return Err(Error::Blocked {
+                reference: image.to_string(),
+            });
+        }
         let registry = image.domain();
         let endpoint = self.endpoint(registry, deadline)?;
         let http = self.http_for(host_of(registry), endpoint.insecure)?;
@@ -1054,6 +1074,44 @@ impl Client {
             }
         }
     }
+}
+
+/// Loopback and `localhost` are never proxied, whatever `NO_PROXY` says (Go's net/http rule,
+/// which containers/image and upstream hangar inherit): a registry on this machine must not
+/// see its requests, and their `Authorization` headers, sent through a proxy.
+const NEVER_PROXIED: &str = "localhost,127.0.0.0/8,::1";
+
+/// The proxies the environment names, read as Go's `ProxyFromEnvironment` reads them:
+/// `HTTPS_PROXY` for https URLs, `HTTP_PROXY` for http URLs (ignored in a CGI process, where
+/// a client could set it), lower-case forms too, and `NO_PROXY` plus [`NEVER_PROXIED`].
+fn env_proxies() -> Result<Vec<reqwest::Proxy>, Error> {
+    proxies_from(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+}
+
+fn proxies_from(var: impl Fn(&str) -> Option<String>) -> Result<Vec<reqwest::Proxy>, Error> {
+    let either = |upper: &str, lower: &str| var(upper).or_else(|| var(lower));
+    let no_proxy = match either("NO_PROXY", "no_proxy") {
+        Some(list) => format!("{list},{NEVER_PROXIED}"),
+        None => NEVER_PROXIED.to_owned(),
+    };
+    let cgi = var("REQUEST_METHOD").is_some();
+    let mut out = Vec::new();
+    let bad = |name: &str, e: reqwest::Error| Error::Setup(format!("{name}: {}", flatten(&e)));
+    if let Some(url) = either("HTTPS_PROXY", "https_proxy") {
+        out.push(
+            reqwest::Proxy::https(url.as_str())
+                .map_err(|e| bad("HTTPS_PROXY", e))?
+                .no_proxy(reqwest::NoProxy::from_string(&no_proxy)),
+        );
+    }
+    if let Some(url) = either("HTTP_PROXY", "http_proxy").filter(|_| !cgi) {
+        out.push(
+            reqwest::Proxy::http(url.as_str())
+                .map_err(|e| bad("HTTP_PROXY", e))?
+                .no_proxy(reqwest::NoProxy::from_string(&no_proxy)),
+        );
+    }
+    Ok(out)
 }
 
 fn backoff(attempt: u32, first: Duration, cap: Duration) -> Duration {

@@ -1,9 +1,11 @@
-//! The `insecure` settings of containers-registries.conf(5): which registries are reached
-//! without TLS verification when `--tls-verify` is not given.
+//! The `insecure` and `blocked` settings of containers-registries.conf(5): which registries
+//! are reached without TLS verification when `--tls-verify` is not given, and which must
+//! not be contacted at all.
 //!
-//! Only what hangar uses is read: `[[registry]]` tables with `location` (or `prefix`) and
-//! `insecure`, and the v1 `[registries.insecure] registries = [...]` list. Other keys and
-//! tables are ignored; a line that cannot be read is an error naming the file and line.
+//! Only what hangar uses is read: `[[registry]]` tables with `location` (or `prefix`),
+//! `insecure` and `blocked`, and the v1 `[registries.insecure]` / `[registries.block]`
+//! `registries = [...]` lists. Other keys and tables are ignored; a line that cannot be read
+//! is an error naming the file and line.
 
 use std::path::{Path, PathBuf};
 
@@ -57,40 +59,111 @@ pub fn insecure_registries(files: &[PathBuf]) -> Result<Vec<String>, ConfError> 
         let Ok(text) = std::fs::read_to_string(f) else {
             continue;
         };
-        out.extend(parse(&text, f)?);
+        out.extend(parse(&text, f)?.insecure);
     }
     Ok(out)
+}
+
+/// The `blocked` settings of `files` (missing files are skipped): later files' tables
+/// override earlier ones with the same prefix, as containers/image merges drop-ins.
+pub fn blocklist(files: &[PathBuf]) -> Result<Blocklist, ConfError> {
+    let mut out = Blocklist::default();
+    for f in files {
+        let Ok(text) = std::fs::read_to_string(f) else {
+            continue;
+        };
+        for (prefix, blocked) in parse(&text, f)?.blocked {
+            out.entries.retain(|(p, _)| *p != prefix);
+            out.entries.push((prefix, blocked));
+        }
+    }
+    Ok(out)
+}
+
+/// Which references registries.conf forbids contacting (`blocked = true`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Blocklist {
+    /// `(prefix, blocked)` of every `[[registry]]` table (and v1 `[registries.block]` entry).
+    entries: Vec<(String, bool)>,
+}
+
+impl Blocklist {
+    /// Whether `reference` (`host[:port]/path[:tag][@digest]`) is blocked: the table with the
+    /// longest matching prefix decides, as in containers/image. A prefix matches the whole
+    /// reference or a leading part of it followed by `/`, `:` or `@`; `*.domain` matches the
+    /// hosts under `domain`.
+    pub fn is_blocked(&self, reference: &str) -> bool {
+        self.entries
+            .iter()
+            .filter_map(|(prefix, blocked)| {
+                matching_prefix(reference, prefix).map(|n| (n, *blocked))
+            })
+            .max_by_key(|(n, _)| *n)
+            .is_some_and(|(_, blocked)| blocked)
+    }
+}
+
+/// The length of `prefix` when it matches `reference`, as containers/image's
+/// `refMatchingPrefix`.
+fn matching_prefix(reference: &str, prefix: &str) -> Option<usize> {
+    if let Some(domain) = prefix.strip_prefix("*.") {
+        let host = reference.split('/').next().unwrap_or_default();
+        let host = host.split(':').next().unwrap_or_default();
+        return host
+            .ends_with(&format!(".{domain}"))
+            .then_some(prefix.len());
+    }
+    let rest = reference.strip_prefix(prefix)?;
+    match rest.chars().next() {
+        None | Some('/' | ':' | '@') if !prefix.is_empty() => Some(prefix.len()),
+        _ => None,
+    }
 }
 
 #[derive(PartialEq)]
 enum Table {
     Registry,
     InsecureV1,
+    BlockV1,
     Other,
 }
 
-fn parse(text: &str, path: &Path) -> Result<Vec<String>, ConfError> {
+/// What one file declares.
+#[derive(Debug, Default, PartialEq)]
+struct Parsed {
+    insecure: Vec<String>,
+    blocked: Vec<(String, bool)>,
+}
+
+fn parse(text: &str, path: &Path) -> Result<Parsed, ConfError> {
     let err = |line: usize, message: String| ConfError {
         path: path.display().to_string(),
         line,
         message,
     };
-    let mut out = Vec::new();
+    let mut out = Parsed::default();
     let mut table = Table::Other;
     // A table's `prefix` (what it matches) wins over its `location`.
     let mut location: Option<String> = None;
     let mut prefix: Option<String> = None;
     let mut insecure = false;
+    let mut blocked = false;
     let flush = |location: &mut Option<String>,
                  prefix: &mut Option<String>,
                  insecure: &mut bool,
-                 out: &mut Vec<String>| {
-        if let (Some(l), true) = (prefix.take().or(location.take()), *insecure) {
-            // The registry part of a location such as "reg.io:5000/ns".
-            out.push(l.split('/').next().unwrap_or_default().to_owned());
+                 blocked: &mut bool,
+                 out: &mut Parsed| {
+        if let Some(l) = prefix.take().or(location.take()) {
+            if *insecure {
+                // The registry part of a location such as "reg.io:5000/ns".
+                out.insecure
+                    .push(l.split('/').next().unwrap_or_default().to_owned());
+            }
+            out.blocked.push((l, *blocked));
         }
         *location = None;
         *insecure = false;
+        *blocked = false;
     };
     for (i, raw) in text.lines().enumerate() {
         let line = strip_comment(raw).trim();
@@ -99,11 +172,18 @@ fn parse(text: &str, path: &Path) -> Result<Vec<String>, ConfError> {
         }
         if line.starts_with('[') {
             if table == Table::Registry {
-                flush(&mut location, &mut prefix, &mut insecure, &mut out);
+                flush(
+                    &mut location,
+                    &mut prefix,
+                    &mut insecure,
+                    &mut blocked,
+                    &mut out,
+                );
             }
             table = match line {
                 "[[registry]]" => Table::Registry,
                 "[registries.insecure]" => Table::InsecureV1,
+                "[registries.block]" => Table::BlockV1,
                 _ => Table::Other,
             };
             continue;
@@ -123,35 +203,49 @@ fn parse(text: &str, path: &Path) -> Result<Vec<String>, ConfError> {
                     string(value).ok_or_else(|| err(i + 1, "prefix must be a string".into()))?,
                 )
             }
-            (Table::Registry, "insecure") => {
-                insecure = match value {
+            (Table::Registry, "insecure" | "blocked") => {
+                let flag = match value {
                     "true" => true,
                     "false" => false,
                     _ => {
                         return Err(err(
                             i + 1,
-                            format!("insecure must be true or false, found {value}"),
+                            format!("{key} must be true or false, found {value}"),
                         ));
                     }
                 };
+                if key == "insecure" {
+                    insecure = flag;
+                } else {
+                    blocked = flag;
+                }
             }
-            (Table::InsecureV1, "registries") => {
+            (Table::InsecureV1 | Table::BlockV1, "registries") => {
                 let inner = value
                     .strip_prefix('[')
                     .and_then(|v| v.strip_suffix(']'))
                     .ok_or_else(|| err(i + 1, "registries must be a one-line array".into()))?;
                 for item in inner.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                    out.push(
-                        string(item)
-                            .ok_or_else(|| err(i + 1, format!("{item} is not a string")))?,
-                    );
+                    let item = string(item)
+                        .ok_or_else(|| err(i + 1, format!("{item} is not a string")))?;
+                    if table == Table::InsecureV1 {
+                        out.insecure.push(item);
+                    } else {
+                        out.blocked.push((item, true));
+                    }
                 }
             }
             _ => {}
         }
     }
     if table == Table::Registry {
-        flush(&mut location, &mut prefix, &mut insecure, &mut out);
+        flush(
+            &mut location,
+            &mut prefix,
+            &mut insecure,
+            &mut blocked,
+            &mut out,
+        );
     }
     Ok(out)
 }
@@ -184,7 +278,7 @@ mod tests {
 
     #[track_caller]
     fn check(text: &str, expected: Result<&[&str], &str>) {
-        let got = parse(text, Path::new("r.conf"));
+        let got = parse(text, Path::new("r.conf")).map(|p| p.insecure);
         match expected {
             Ok(want) => assert_eq!(got, Ok(want.iter().map(|s| s.to_string()).collect())),
             Err(msg) => assert_eq!(got.map_err(|e| e.to_string()), Err(msg.to_owned())),
@@ -214,5 +308,35 @@ mod tests {
             Err("r.conf:2: expected key = value, found \"bogus line\""),
         );
         check("", Ok(&[]));
+    }
+
+    #[test]
+    fn blocked_registries() {
+        let text = "[[registry]]\nprefix = \"bad.io\"\nblocked = true\n[[registry]]\nlocation = \"bad.io/ok\"\n[[registry]]\nlocation = \"reg.io:5000/secret\"\nblocked = true\n[[registry]]\nprefix = \"*.evil.example\"\nblocked = true\n[registries.block]\nregistries = [\"old.io\"]\n";
+        let list = Blocklist {
+            entries: parse(text, Path::new("r.conf")).expect("parse").blocked,
+        };
+        for (reference, want) in [
+            ("bad.io/a/b:1", true),
+            ("bad.io", true),
+            ("bad.io:443/a/b", true),
+            ("bad.iox/a/b", false),
+            // The longer prefix of the second table (blocked = false) wins.
+            ("bad.io/ok/b:1", false),
+            ("bad.io/okay/b", true),
+            ("reg.io:5000/secret/x", true),
+            ("reg.io:5000/secrets/x", false),
+            ("reg.io:5000/other/x", false),
+            ("a.evil.example/x", true),
+            ("evil.example/x", false),
+            ("old.io/x@sha256:00", true),
+            ("docker.io/library/nginx:1", false),
+        ] {
+            assert_eq!(list.is_blocked(reference), want, "{reference}");
+        }
+        check(
+            "[[registry]]\nlocation = \"a.io\"\nblocked = maybe\n",
+            Err("r.conf:3: blocked must be true or false, found maybe"),
+        );
     }
 }

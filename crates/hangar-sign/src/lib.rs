@@ -231,43 +231,87 @@ impl<'a> Signer<'a> {
         let sig_ref = t.repository.with_tag(&tag).map_err(|e| e.to_string())?;
         let lock = self.lock_for(sig_ref.to_string());
         let _guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
-
-        let mut layers = match self.client.get_manifest_for_update(&sig_ref, deadline) {
-            Ok(m) if m.media_type != media_type::OCI_MANIFEST => {
-                return Err(format!(
-                    "unexpected MIME type for sigstore attachment manifest {tag}: {:?}",
-                    m.media_type
-                ));
-            }
-            Ok(m) => {
-                serde_json::from_slice::<AttachmentManifest>(&m.bytes)
-                    .map_err(|e| format!("invalid sigstore attachment manifest {tag}: {e}"))?
-                    .layers
-            }
-            Err(RegistryError::NotFound { .. }) => Vec::new(),
-            Err(e) => return Err(format!("reading signatures: {e}")),
+        let ours = Ours {
+            payload: &payload,
+            digest: &payload_digest,
+            signature: &signature,
         };
-        let identical = layers.iter().any(|l| {
-            l.digest == payload_digest
-                && l.annotations
-                    .as_ref()
-                    .and_then(|a| a.get(SIGNATURE_ANNOTATION))
-                    == Some(&signature)
-        });
-        if identical {
-            return Ok(SignOutcome::AlreadySigned);
+        // The registry has no compare-and-swap for manifests: another process appending to
+        // the same attachment at the same time can overwrite our layer. So after writing,
+        // wait well beyond one read-modify-write, read the attachment back,
+        // and append again if our layer is gone; a bounded number of times.
+        let mut appended = None;
+        for _ in 0..MAX_APPEND_ROUNDS {
+            let started = std::time::Instant::now();
+            let layers = self.attachment_layers(&sig_ref, &tag, deadline)?;
+            if ours.is_in(&layers) {
+                return Ok(match appended {
+                    Some(count) => SignOutcome::Appended { layers: count },
+                    None => SignOutcome::AlreadySigned,
+                });
+            }
+            appended = Some(self.append(t, &sig_ref, &tag, layers, &ours, deadline)?);
+            let settle = (started.elapsed() * 3).clamp(SETTLE_MIN, SETTLE_MAX);
+            if deadline.remaining().is_some_and(|r| r <= settle) {
+                break;
+            }
+            std::thread::sleep(settle);
+            let layers = self.attachment_layers(&sig_ref, &tag, deadline)?;
+            if ours.is_in(&layers) {
+                return Ok(SignOutcome::Appended {
+                    layers: layers.len(),
+                });
+            }
+            // Lost to another writer: step out of its rhythm before trying again.
+            std::thread::sleep(jitter(settle));
         }
+        Err(format!(
+            "another writer kept replacing the signature attachment {tag}: our signature was not kept after {MAX_APPEND_ROUNDS} attempts (or the time budget ran out); sign again"
+        ))
+    }
+
+    /// The layers of the attachment `sig_ref` (none when it does not exist yet).
+    fn attachment_layers(
+        &self,
+        sig_ref: &Reference,
+        tag: &str,
+        deadline: Deadline,
+    ) -> Result<Vec<Descriptor>, String> {
+        match self.client.get_manifest_for_update(sig_ref, deadline) {
+            Ok(m) if m.media_type != media_type::OCI_MANIFEST => Err(format!(
+                "unexpected MIME type for sigstore attachment manifest {tag}: {:?}",
+                m.media_type
+            )),
+            Ok(m) => Ok(serde_json::from_slice::<AttachmentManifest>(&m.bytes)
+                .map_err(|e| format!("invalid sigstore attachment manifest {tag}: {e}"))?
+                .layers),
+            Err(RegistryError::NotFound { .. }) => Ok(Vec::new()),
+            Err(e) => Err(format!("reading signatures: {e}")),
+        }
+    }
+
+    /// Appends our layer to `layers` and stores the attachment; returns the layer count.
+    fn append(
+        &self,
+        t: &Target,
+        sig_ref: &Reference,
+        tag: &str,
+        mut layers: Vec<Descriptor>,
+        ours: &Ours<'_>,
+        deadline: Deadline,
+    ) -> Result<usize, String> {
+        let (payload, payload_digest, signature) = (ours.payload, ours.digest, ours.signature);
         let repo = &t.repository;
         self.client
-            .push_blob(repo, &payload, deadline)
+            .push_blob(repo, payload, deadline)
             .map_err(|e| format!("uploading signature: {e}"))?;
         layers.push(Descriptor {
             media_type: SIMPLE_SIGNING_MEDIA_TYPE.to_owned(),
-            digest: payload_digest,
+            digest: payload_digest.to_owned(),
             size: payload.len() as u64,
             annotations: Some(BTreeMap::from([(
                 SIGNATURE_ANNOTATION.to_owned(),
-                signature,
+                signature.to_owned(),
             )])),
             other: BTreeMap::new(),
         });
@@ -300,8 +344,50 @@ impl<'a> Signer<'a> {
         };
         let bytes = serde_json::to_vec(&manifest).map_err(|e| e.to_string())?;
         self.client
-            .push_manifest(&sig_ref, &bytes, media_type::OCI_MANIFEST, deadline)
+            .push_manifest(sig_ref, &bytes, media_type::OCI_MANIFEST, deadline)
             .map_err(|e| format!("storing {tag}: {e}"))?;
-        Ok(SignOutcome::Appended { layers: count })
+        Ok(count)
     }
 }
+
+/// Our signature layer, to look for in an attachment.
+struct Ours<'p> {
+    payload: &'p [u8],
+    digest: &'p str,
+    signature: &'p str,
+}
+
+impl Ours<'_> {
+    fn is_in(&self, layers: &[Descriptor]) -> bool {
+        layers.iter().any(|l| {
+            l.digest == self.digest
+                && l.annotations
+                    .as_ref()
+                    .and_then(|a| a.get(SIGNATURE_ANNOTATION))
+                    .is_some_and(|s| s == self.signature)
+        })
+    }
+}
+
+/// How many times our layer is appended again when a concurrent writer dropped it.
+const MAX_APPEND_ROUNDS: usize = 8;
+
+/// A pseudo-random wait in `[0, max)`: enough to desynchronize two writers (no secrecy
+/// needed, so the clock and the thread id are the seed).
+fn jitter(max: std::time::Duration) -> std::time::Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    let nanos = max.as_nanos().max(1) as u64;
+    std::time::Duration::from_nanos(h.finish() % nanos)
+}
+/// The wait before reading an attachment back: three times our own read-modify-write,
+/// within these. A concurrent writer can drop our layer only if its own read-modify-write
+/// straddles our write and lasts longer than this wait.
+const SETTLE_MIN: std::time::Duration = std::time::Duration::from_millis(300);
+const SETTLE_MAX: std::time::Duration = std::time::Duration::from_secs(3);

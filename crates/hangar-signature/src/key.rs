@@ -44,6 +44,11 @@ pub enum KeyError {
     /// The DER inside is not a SubjectPublicKeyInfo (or PKCS#1 RSA key).
     #[error("malformed public key: {0}")]
     Malformed(String),
+    /// The file holds more than one PEM block; which one is meant is not guessed.
+    #[error(
+        "the file holds {0} PEM blocks: give one key per file (repeat -p, or list keyPaths, to trust several)"
+    )]
+    SeveralBlocks(usize),
     /// A well-formed key of a type hangar does not verify with.
     #[error(
         "unsupported public key type {0} (supported: ECDSA P-256, P-384, P-521, Ed25519, RSA ≥ {MIN_RSA_BITS} bits)"
@@ -81,6 +86,10 @@ impl PublicKey {
     /// them) or an `RSA PUBLIC KEY` (PKCS#1).
     pub fn from_pem(pem: &[u8]) -> Result<PublicKey, KeyError> {
         let (label, der) = decode_pem(pem)?;
+        let blocks = String::from_utf8_lossy(pem).matches("-----BEGIN ").count();
+        if blocks > 1 {
+            return Err(KeyError::SeveralBlocks(blocks));
+        }
         match label.as_str() {
             "PUBLIC KEY" => PublicKey::from_spki_der(&der),
             "RSA PUBLIC KEY" => {
@@ -370,6 +379,12 @@ mod tests {
         let ed = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n";
         let key = PublicKey::from_pem(ed.as_bytes()).expect("Ed25519");
         assert_eq!(key.algorithm(), "Ed25519");
+        // Two keys in one file: neither is silently dropped.
+        let two = format!("{}{ed}", include_str!("../tests/data/other.pub"));
+        check(
+            &two,
+            "the file holds 2 PEM blocks: give one key per file (repeat -p, or list keyPaths, to trust several)",
+        );
         // secp256k1 (cosign cannot make these either).
         check(
             "-----BEGIN PUBLIC KEY-----\nMFYwEAYHKoZIzj0CAQYFK4EEAAoDQgAEsuR5cbmUzP3ynxnxqMX8T6/oC7pEfuiC\nb7NDC+1dJBOHKNHQmjKQ0QkGKa9M4U9XV1qB3dsB2xVUVPqjbIfnXg==\n-----END PUBLIC KEY-----\n",

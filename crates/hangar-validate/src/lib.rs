@@ -42,7 +42,7 @@ use hangar_signature::{PublicKey, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYP
 
 pub use bundle::MAX_BUNDLES;
 pub use cache::{CACHE_BYTE_LIMIT, CACHED_PAYLOAD_LIMIT, SignatureCache};
-pub use platform::{Platform, PlatformFilter};
+pub use platform::{Platform, PlatformError, PlatformFilter};
 
 /// The largest signature payload read (containers/image's limit).
 pub const SIGNATURE_SIZE_LIMIT: u64 = 4 << 20;

@@ -214,7 +214,8 @@ fn passing_run_says_done_and_registry_rewrite_applies() {
         run.stdout
     );
     assert!(run.stdout.contains("[INFO] Done"), "{}", run.stdout);
-    assert_eq!(run.failed, None);
+    // Nothing failed: the failed file exists and is empty (no stale failures).
+    assert_eq!(run.failed.as_deref(), Some(""));
     let run = validate(
         "other.io/whatever/single:v1\n",
         &["--registry", "127.0.0.1:5000", "--project", "fixtures"],

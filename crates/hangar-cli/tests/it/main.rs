@@ -7,6 +7,7 @@ mod cli;
 mod keytypes;
 mod options;
 mod oracle;
+mod outputs;
 mod resilience;
 mod signing;
 mod tls;

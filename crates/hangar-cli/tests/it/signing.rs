@@ -334,6 +334,93 @@ fn concurrent_signing_loses_no_signature() {
 }
 
 #[test]
+fn two_processes_signing_one_image_keep_both_signatures() {
+    // Issue #12 defect 13: two `hangar sign` runs (two keys) append to the same `.sig`
+    // attachments at once; the registry has no compare-and-swap, so each reads its
+    // attachment back and appends again when the other run's write dropped its layer.
+    let lab = lab();
+    let a = lab.addr().to_owned();
+    let d = lab.dir.path();
+    std::fs::write(d.join("pw2"), "second key\n").expect("write");
+    let gen_args = [
+        "generate-sigstore-key",
+        "-p",
+        "second",
+        "--passphrase-file",
+        "pw2",
+    ];
+    assert_eq!(lab.hangar("", &gen_args).code, 0);
+    let manifest = http_request(
+        &a,
+        "GET",
+        &format!("/v2/fixtures/unsigned/manifests/{UNSIGNED}"),
+        &[("Accept", OCI)],
+        &[],
+    )
+    .expect("GET");
+    let list: String = (0..4)
+        .map(|i| {
+            let put = http_request(
+                &a,
+                "PUT",
+                &format!("/v2/fixtures/unsigned/manifests/c{i}"),
+                &[("Content-Type", OCI)],
+                &manifest.body,
+            )
+            .expect("PUT");
+            assert_eq!(put.status, 201);
+            format!("{a}/fixtures/unsigned:c{i}\n")
+        })
+        .collect();
+    std::fs::write(d.join("list.txt"), &list).expect("write list");
+    let sign_args = |key: &'static str, pw: &'static str, failed: &'static str| {
+        vec![
+            "sign",
+            "-f",
+            "list.txt",
+            "-k",
+            key,
+            "--sigstore-passphrase-file",
+            pw,
+            "--tls-verify=false",
+            "-j",
+            "4",
+            "-o",
+            failed,
+        ]
+    };
+    let first = sign_args("lab.key", "passphrase", "failed-1.txt");
+    let second = sign_args("second.key", "pw2", "failed-2.txt");
+    let one = spawn_in(d, &first, &[]);
+    let two = spawn_in(d, &second, &[]);
+    let (one, two) = (wait_run(d, one, &first), wait_run(d, two, &second));
+    assert_eq!(one.code, 0, "{}", one.all());
+    assert_eq!(two.code, 0, "{}", two.all());
+    // Four identities signed by each key: eight layers on the one attachment.
+    assert_eq!(
+        lab.attachment("fixtures/unsigned", UNSIGNED)["layers"]
+            .as_array()
+            .map(Vec::len),
+        Some(8)
+    );
+    for key in ["lab.pub", "second.pub"] {
+        let run = lab.hangar(
+            &list,
+            &[
+                "sign",
+                "validate",
+                "-f",
+                "list.txt",
+                "-p",
+                key,
+                "--tls-verify=false",
+            ],
+        );
+        assert_eq!(run.code, 0, "{key}: {}", run.all());
+    }
+}
+
+#[test]
 fn generated_keys_sign_and_validate() {
     let lab = lab();
     std::fs::write(lab.dir.path().join("pw"), "correct horse\n").expect("write");
