@@ -117,10 +117,25 @@ pub fn challenge(data: &[u8]) {
     }
 }
 
-/// containers policy.json: when it loads, scope lookups work for any image.
+/// containers policy.json: when it loads, scope lookups work for any image; and the same
+/// document with any one object's first member repeated never loads (containers/image
+/// refuses duplicate members at every level).
 pub fn policy(data: &[u8]) {
     if let Ok(p) = Policy::from_json(data) {
         let _ = p.all_requirements().count();
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) {
+            let text = value.to_string();
+            let objects: Vec<usize> = text.match_indices("{\"").map(|(i, _)| i).collect();
+            if !objects.is_empty() {
+                let at = objects[data.len() % objects.len()] + 1;
+                let end = at + member_len(&text[at..]);
+                let duplicated = format!("{},{}", &text[..end], &text[at..]);
+                assert!(
+                    Policy::from_json(duplicated.as_bytes()).is_err(),
+                    "a duplicated member was accepted: {duplicated}"
+                );
+            }
+        }
         for image in [
             "docker.io/library/busybox:latest",
             "r.example:5000/a/b@sha256:0123456789012345678901234567890123456789012345678901234567890123",
@@ -130,6 +145,26 @@ pub fn policy(data: &[u8]) {
             }
         }
     }
+}
+
+/// The length of the `"key":value` member at the start of `s` (compact JSON, value
+/// balanced).
+fn member_len(s: &str) -> usize {
+    let (mut depth, mut in_str, mut escaped) = (0i32, false, false);
+    let mut past_colon = false;
+    for (i, c) in s.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_str => escaped = true,
+            '"' => in_str = !in_str,
+            ':' if !in_str && depth == 0 => past_colon = true,
+            '{' | '[' if !in_str => depth += 1,
+            '}' | ']' if !in_str && depth > 0 => depth -= 1,
+            ',' | '}' | ']' if !in_str && depth == 0 && past_colon => return i,
+            _ => {}
+        }
+    }
+    s.len()
 }
 
 /// Public key PEM files (`PUBLIC KEY`, `RSA PUBLIC KEY`); a loaded key checks any signature
@@ -161,5 +196,23 @@ pub fn bundle(data: &[u8]) {
     let (sig, payload) = text(data).split_once('\n').unwrap_or(("", ""));
     if let Ok(v) = verify(&keys, payload.as_bytes(), Some(sig)) {
         assert_eq!(parse_payload(payload.as_bytes()).as_ref(), Ok(v.payload()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The targets on a few seeds, so that a property that fails on plain input shows up
+    /// without a fuzzing run (`cargo test` in fuzz/).
+    #[test]
+    fn seeds() {
+        for doc in [
+            r#"{"default":[{"type":"reject"}]}"#,
+            r#"{"default":[{"type":"sigstoreSigned","keyPath":"/k","signedIdentity":{"type":"remapIdentity","prefix":"a.io","signedPrefix":"b.io"}}],"transports":{"docker":{"a.io/x":[{"type":"insecureAcceptAnything"}]}}}"#,
+        ] {
+            for pad in 0..12 {
+                let data = format!("{doc}{}", " ".repeat(pad));
+                super::policy(data.as_bytes());
+            }
+        }
     }
 }

@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 mod file;
+mod strict_json;
 
 pub use file::{KeySource, Policy, PolicyError, Requirement};
 use hangar_reference::{ParseError, Reference};
@@ -69,20 +70,15 @@ impl SignedIdentity {
         Ok(SignedIdentity::ExactReference(r))
     }
 
-    /// `remapIdentity` with `prefix` and `signed_prefix`, each a host or `host/path` without
-    /// tag or digest (checked against the reference grammar, as containers/image does).
+    /// `remapIdentity` with `prefix` and `signed_prefix`, each checked as containers/image's
+    /// `validateIdentityRemappingPrefix` does: a whole domain (`host[:port]`), or a name that
+    /// starts with a domain and a `/` (`host/ns`, `docker.io/library`), in the reference
+    /// grammar without normalization (`busybox` or `repo_with_underscores` are refused).
     pub fn remap_identity(prefix: &str, signed_prefix: &str) -> Result<SignedIdentity, ParseError> {
         for p in [prefix, signed_prefix] {
-            // A bare host parses as a name only with a path component after it.
-            let probe = if p.contains('/') {
-                p.to_owned()
-            } else {
-                format!("{p}/x")
-            };
-            let r = Reference::parse_normalized(&probe)?;
-            if r.tag().is_some() || r.digest().is_some() {
+            if !valid_remap_prefix(p) {
                 return Err(ParseError::InvalidFormat(format!(
-                    "{p}: a remapIdentity prefix must be a normalized host or host/path"
+                    "{p}: a remapIdentity prefix must be a host[:port] or a host[:port]/path name"
                 )));
             }
         }
@@ -90,6 +86,22 @@ impl SignedIdentity {
             prefix: prefix.to_owned(),
             signed_prefix: signed_prefix.to_owned(),
         })
+    }
+
+    /// containers/image's `remapReferencePrefix`: when `intended`'s name is `prefix` or starts
+    /// with `prefix/`, the first `prefix` in its string is replaced by `signed_prefix` and the
+    /// result must parse as an already canonical reference (`ParseNamed`); otherwise
+    /// `intended` is returned unchanged.
+    fn remap(
+        prefix: &str,
+        signed_prefix: &str,
+        intended: &Reference,
+    ) -> Result<Reference, ParseError> {
+        if !ref_matches_prefix(intended, prefix) {
+            return Ok(intended.clone());
+        }
+        let rewritten = intended.to_string().replacen(prefix, signed_prefix, 1);
+        Reference::parse_named(&rewritten)
     }
 
     /// Whether a signature claiming `signed` (as written in its payload) is acceptable for
@@ -120,26 +132,42 @@ impl SignedIdentity {
             SignedIdentity::RemapIdentity {
                 prefix,
                 signed_prefix,
-            } => {
-                let text = intended.to_string();
-                // The prefix must end at a component boundary: `reg.io/a` is not a prefix of
-                // `reg.io/ab`.
-                let remapped = match text.strip_prefix(prefix.as_str()) {
-                    Some(rest) if rest.starts_with(['/', ':', '@']) => {
-                        format!("{signed_prefix}{rest}")
-                    }
-                    _ => text,
-                };
-                match Reference::parse_normalized(&remapped) {
-                    Ok(r) => {
-                        SignedIdentity::MatchRepoDigestOrExact.matches(&r, &signed.to_string())
-                    }
-                    Err(_) => false,
-                }
-            }
+            } => match SignedIdentity::remap(prefix, signed_prefix, intended) {
+                Ok(r) => SignedIdentity::MatchRepoDigestOrExact.matches(&r, &signed.to_string()),
+                Err(_) => false,
+            },
         }
     }
 }
+
+/// containers/image's `refMatchesPrefix`: the reference's name is `prefix` or starts with
+/// `prefix/`. Only the name is compared, so the only separator is '/': a prefix `example.com`
+/// never matches `example.com:5000/…`.
+fn ref_matches_prefix(r: &Reference, prefix: &str) -> bool {
+    let name = r.name();
+    name == prefix
+        || (name.len() > prefix.len()
+            && name.starts_with(prefix)
+            && name.as_bytes()[prefix.len()] == b'/')
+}
+
+/// containers/image's `validateIdentityRemappingPrefix`: `^domain$`, or `^name$` that also
+/// starts with `domain/` (domain: `host[:port]`, upper case allowed; name: lower-case path
+/// components).
+fn valid_remap_prefix(s: &str) -> bool {
+    if hangar_reference::is_valid_domain(s) {
+        return true;
+    }
+    match s.split_once('/') {
+        Some((domain, path)) => {
+            hangar_reference::is_valid_domain(domain) && hangar_reference::is_valid_path(path)
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod containers_image_tests;
 
 #[cfg(test)]
 mod tests {

@@ -57,6 +57,10 @@ pub enum ParseError {
         #[source]
         source: DigestError,
     },
+    /// `parse_named`: the string is valid but not in canonical form (`busybox` for
+    /// `docker.io/library/busybox`).
+    #[error("invalid reference format: repository name must be canonical")]
+    NotCanonical,
     /// A 64-hex-character string, which would be mistaken for an image ID.
     #[error("invalid repository name ({0}), cannot specify 64-byte hexadecimal strings")]
     HexIdentifier(String),
@@ -100,6 +104,17 @@ impl Reference {
             return Err(ParseError::Uppercase(name_part.to_owned()));
         }
         let r = Reference::parse_full(&format!("{domain}/{remainder}"))?;
+        Ok(r)
+    }
+
+    /// Parses `s` as containers/image's `ParseNamed`: like [`Reference::parse_normalized`],
+    /// but `s` must already be canonical (`docker.io/library/busybox:latest`, not
+    /// `busybox:latest`). `remapIdentity` reads its rewritten references this way.
+    pub fn parse_named(s: &str) -> Result<Reference, ParseError> {
+        let r = Reference::parse_normalized(s)?;
+        if r.to_string() != s {
+            return Err(ParseError::NotCanonical);
+        }
         Ok(r)
     }
 
@@ -236,9 +251,9 @@ impl std::str::FromStr for Reference {
 fn split_docker_domain(s: &str) -> (String, String) {
     let (domain, remainder) = match s.split_once('/') {
         Some((first, rest))
-            if first.contains(['.', ':'])
-                || first == "localhost"
-                || first.to_ascii_lowercase() != first =>
+            // containers/image's copy of the grammar: an upper-case first component is a
+            // (refused) path on docker.io, not a host as in distribution/reference >= 0.6.
+            if first.contains(['.', ':']) || first == "localhost" =>
         {
             (first.to_owned(), rest.to_owned())
         }
@@ -288,7 +303,23 @@ mod tests {
         );
         check(&format!("reg.io/a/b@{D}"), &format!("reg.io/a/b@{D}"));
         check(&format!("reg.io/a/b:t@{D}"), &format!("reg.io/a/b:t@{D}"));
-        check("[::1]:5000/a/b", "[::1]:5000/a/b");
+        // containers/image's grammar: no IPv6 hosts, no upper-case first component as a host.
+        check(
+            "[::1]:5000/a/b",
+            "error: invalid reference format: \"[::1]:5000/a/b\"",
+        );
+        check(
+            "Foo/bar",
+            "error: invalid reference format: repository name (Foo/bar) must be lowercase",
+        );
+        assert_eq!(
+            Reference::parse_named("docker.io/library/busybox:1").map(|r| r.to_string()),
+            Ok("docker.io/library/busybox:1".to_owned())
+        );
+        assert_eq!(
+            Reference::parse_named("busybox:1"),
+            Err(ParseError::NotCanonical)
+        );
         check("Reg.IO/a", "Reg.IO/a");
         check(
             "a__b/c-d/e.f_g--h:T_1.x-",

@@ -336,4 +336,128 @@ pub(crate) mod tests {
         );
         check("", "EOF while parsing a value");
     }
+
+    /// containers/image `signature/internal/sigstore_payload_test.go`
+    /// (`TestUntrustedSigstorePayloadUnmarshalJSON`): every `breakFns` row must be refused,
+    /// the allowed modifications accepted. Each row names its source line.
+    #[test]
+    fn containers_image_break_fns() {
+        use serde_json::{Map, Value, json};
+        let valid = json!({
+            "critical": {
+                "type": "cosign container image signature",
+                "image": {"docker-manifest-digest": D},
+                "identity": {"docker-reference": "reg.io/a/b:v1"},
+            },
+            "optional": {"creator": "c", "timestamp": 1},
+        });
+        let parse = |v: &Value| parse_payload(v.to_string().as_bytes());
+        assert!(parse(&valid).is_ok());
+        fn x<'v>(v: &'v mut Map<String, Value>, path: &[&str]) -> &'v mut Map<String, Value> {
+            let mut cur = v;
+            for k in path {
+                cur = cur
+                    .get_mut(*k)
+                    .and_then(Value::as_object_mut)
+                    .expect("object");
+            }
+            cur
+        }
+        type Break = fn(&mut Map<String, Value>);
+        let breaks: &[(u32, Break)] = &[
+            (143, |v| {
+                v.remove("critical");
+            }),
+            (144, |v| {
+                v.remove("optional");
+            }),
+            (146, |v| {
+                v.insert("unexpected".into(), json!(1));
+            }),
+            (148, |v| {
+                v.insert("critical".into(), json!(1));
+            }),
+            (150, |v| {
+                v.insert("optional".into(), json!(1));
+            }),
+            (152, |v| {
+                x(v, &["critical"]).remove("type");
+            }),
+            (153, |v| {
+                x(v, &["critical"]).remove("image");
+            }),
+            (154, |v| {
+                x(v, &["critical"]).remove("identity");
+            }),
+            (156, |v| {
+                x(v, &["critical"]).insert("unexpected".into(), json!(1));
+            }),
+            (158, |v| {
+                x(v, &["critical"]).insert("type".into(), json!(1));
+            }),
+            (159, |v| {
+                x(v, &["critical"]).insert("type".into(), json!("unexpected"));
+            }),
+            (161, |v| {
+                x(v, &["critical"]).insert("image".into(), json!(1));
+            }),
+            (162, |v| {
+                x(v, &["critical", "image"]).remove("docker-manifest-digest");
+            }),
+            (163, |v| {
+                x(v, &["critical", "image"]).insert("unexpected".into(), json!(1));
+            }),
+            (165, |v| {
+                x(v, &["critical", "image"]).insert("docker-manifest-digest".into(), json!(1));
+            }),
+            (166, |v| {
+                x(v, &["critical", "image"])
+                    .insert("docker-manifest-digest".into(), json!("sha256:../.."));
+            }),
+            (168, |v| {
+                x(v, &["critical"]).insert("identity".into(), json!(1));
+            }),
+            (169, |v| {
+                x(v, &["critical", "identity"]).remove("docker-reference");
+            }),
+            (170, |v| {
+                x(v, &["critical", "identity"]).insert("unexpected".into(), json!(1));
+            }),
+            (172, |v| {
+                x(v, &["critical", "identity"]).insert("docker-reference".into(), json!(1));
+            }),
+            (174, |v| {
+                x(v, &["optional"]).insert("creator".into(), json!(1));
+            }),
+            (176, |v| {
+                x(v, &["optional"]).insert("timestamp".into(), json!("unexpected"));
+            }),
+            (177, |v| {
+                x(v, &["optional"]).insert("timestamp".into(), json!(0.5));
+            }),
+        ];
+        for (line, f) in breaks {
+            let mut v = valid.clone();
+            f(v.as_object_mut().expect("object"));
+            assert!(
+                parse(&v).is_err(),
+                "sigstore_payload_test.go:{line}: {v} must be refused"
+            );
+        }
+        // Line 187: unrecognized fields in "optional" are allowed and ignored.
+        let mut v = valid.clone();
+        x(v.as_object_mut().expect("object"), &["optional"]).insert("unexpected".into(), json!(1));
+        assert!(parse(&v).is_ok());
+        // Lines 195-: optional fields can be missing.
+        for field in ["creator", "timestamp"] {
+            let mut v = valid.clone();
+            x(v.as_object_mut().expect("object"), &["optional"]).remove(field);
+            assert!(parse(&v).is_ok(), "{field}");
+        }
+        // Line 131: a /usr/bin/cosign-generated payload (optional: null).
+        let cosign = format!(
+            r#"{{"critical":{{"identity":{{"docker-reference":"192.168.64.2:5000/cosign-signed-multi"}},"image":{{"docker-manifest-digest":"{D}"}},"type":"cosign container image signature"}},"optional":null}}"#
+        );
+        assert!(parse_payload(cosign.as_bytes()).is_ok());
+    }
 }
