@@ -190,6 +190,13 @@ impl PublicKey {
         }
     }
 
+    /// Checks a raw signature `sig` over `message` with the hashes this key type accepts
+    /// (ECDSA: DER or r‖s, SHA-256 or the curve's hash; RSA PKCS#1 v1.5 SHA-256; pure
+    /// Ed25519): what Rekor SETs, SCTs and Fulcio-certified signatures need.
+    pub fn verify_raw(&self, message: &[u8], sig: &[u8]) -> Result<(), String> {
+        self.check(message, sig)
+    }
+
     /// Checks `sig` over `payload`; the error is sigstore-go's text for this key type.
     fn check(&self, payload: &[u8], sig: &[u8]) -> Result<(), String> {
         match &self.kind {

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 pub mod proxy;
 pub mod seed;
+pub mod sigstore;
 pub mod tls;
 pub mod token;
 

@@ -1,0 +1,241 @@
+//! Sigstore trust without the network: trusted roots, Fulcio certificate chains, embedded
+//! SCTs, Rekor signed entry timestamps and their binding to a signature, and cosign's
+//! certificate identity rules — verified from bytes, with no I/O, in the order sigstore-go
+//! checks them. Each failure names the check that failed.
+//!
+//! ```no_run
+//! use hangar_sigstore::{CertificateIdentity, KeylessPolicy, Matcher, TrustedRoot, CosignSignature};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let root = TrustedRoot::from_json(&std::fs::read("trusted_root.json")?)?;
+//! let policy = KeylessPolicy {
+//!     identities: vec![CertificateIdentity {
+//!         subject: Matcher::Exact("release@example.com".into()),
+//!         issuer: Matcher::Exact("https://accounts.example.com".into()),
+//!         github: Default::default(),
+//!     }],
+//!     require_sct: true,
+//! };
+//! # let (payload, signature, cert_pem, bundle) = (b"".as_slice(), b"".as_slice(), "", "");
+//! let verified = hangar_sigstore::verify_cosign(&root, &policy, &CosignSignature {
+//!     payload, signature, certificate_pem: cert_pem, bundle: Some(bundle),
+//! }, None)?;
+//! println!("signed by {:?} at {}", verified.sans, verified.log_entry.integrated_time);
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod cert;
+mod der;
+mod identity;
+mod rekor;
+mod sct;
+mod time;
+mod trust;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use sha2::{Digest as _, Sha256};
+
+pub use cert::{ChainError, GithubClaims, Leaf};
+pub use identity::{CertificateIdentity, Matcher};
+pub use rekor::LogEntry;
+pub use time::format_rfc3339;
+pub use trust::{CertificateAuthority, LogKey, TrustError, TrustedRoot, ValidFor};
+
+/// What a keyless signature must satisfy besides the trust material.
+#[derive(Debug, Clone)]
+pub struct KeylessPolicy {
+    /// Acceptable signers; any one may match.
+    pub identities: Vec<CertificateIdentity>,
+    /// Require an SCT from a trusted CT log (cosign's default; `--insecure-ignore-sct`
+    /// turns it off).
+    pub require_sct: bool,
+}
+
+/// A cosign "simple signing" signature with a Fulcio certificate, as a `.sig` layer carries
+/// it.
+#[derive(Debug, Clone, Copy)]
+pub struct CosignSignature<'a> {
+    /// The payload bytes as stored.
+    pub payload: &'a [u8],
+    /// The raw signature (the `dev.cosignproject.cosign/signature` annotation, decoded).
+    pub signature: &'a [u8],
+    /// The `dev.sigstore.cosign/certificate` annotation (PEM).
+    pub certificate_pem: &'a str,
+    /// The `dev.sigstore.cosign/bundle` annotation (Rekor SET), if any.
+    pub bundle: Option<&'a str>,
+}
+
+/// Which check refused a keyless signature, with its reason. The checks run in this order.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeylessError {
+    /// The certificate annotation is not one PEM certificate.
+    #[error("certificate: {0}")]
+    Certificate(String),
+    /// No verified signing time: no tlog entry (and no trusted timestamp).
+    #[error("signing time: {0}")]
+    SigningTime(String),
+    /// The transparency-log entry (SET) does not verify.
+    #[error("transparency log: {0}")]
+    Tlog(String),
+    /// The certificate path.
+    #[error("certificate chain: {0}")]
+    Chain(ChainError),
+    /// The embedded SCT.
+    #[error("SCT: {0}")]
+    Sct(String),
+    /// The log entry's body is not about this signature.
+    #[error("transparency log entry: {0}")]
+    Binding(String),
+    /// The identity rules.
+    #[error("certificate identity: {0}")]
+    Identity(String),
+    /// The signature over the payload, with the certificate's key.
+    #[error("signature: {0}")]
+    Signature(String),
+}
+
+/// A keyless signature that passed every check.
+#[derive(Debug, Clone)]
+pub struct KeylessVerified {
+    /// The certificate's subject alternative names.
+    pub sans: Vec<String>,
+    /// The OIDC issuer.
+    pub issuer: Option<String>,
+    /// GitHub workflow claims.
+    pub github: GithubClaims,
+    /// The verified log entry (the signing time is its integrated time).
+    pub log_entry: LogEntry,
+    /// The CA that issued the certificate (its `uri` or PEM name).
+    pub ca: String,
+    /// The certificate's key, which verified the payload signature.
+    pub key: hangar_signature::PublicKey,
+}
+
+/// Verified certificate paths (and SCTs) of a run, keyed by certificate and signing time: a release is
+/// signed by a handful of certificates, each checked once. Share one across threads.
+#[derive(Debug, Default)]
+pub struct ChainCache {
+    verified: Mutex<HashMap<ChainKey, Result<usize, KeylessError>>>,
+}
+
+/// SHA-256 of the leaf certificate, the signing time, and whether the SCT was required.
+type ChainKey = ([u8; 32], i64, bool);
+
+/// Verifies a cosign keyless signature in sigstore-go's order: the Rekor SET (which gives
+/// the signing time, by a log key valid then), the certificate path at that time (a CA
+/// valid then, code-signing EKU, leaf not a CA), the SCT, the entry's binding to this
+/// payload, signature and certificate, the identity rules, and last the signature itself.
+/// The payload's own rules (digest, `docker-reference`) are the caller's.
+pub fn verify_cosign(
+    root: &TrustedRoot,
+    policy: &KeylessPolicy,
+    sig: &CosignSignature<'_>,
+    cache: Option<&ChainCache>,
+) -> Result<KeylessVerified, KeylessError> {
+    let certs = der::pem_blocks(sig.certificate_pem.as_bytes(), "CERTIFICATE")
+        .map_err(KeylessError::Certificate)?;
+    let [leaf_der] = certs.as_slice() else {
+        return Err(KeylessError::Certificate(format!(
+            "expected one PEM certificate, found {}",
+            certs.len()
+        )));
+    };
+    let leaf = Leaf::from_der(leaf_der).map_err(KeylessError::Certificate)?;
+    let bundle = sig.bundle.ok_or_else(|| {
+        KeylessError::SigningTime(
+            "no transparency log entry (and no trusted timestamp) gives a verified signing time"
+                .into(),
+        )
+    })?;
+    let entry = rekor::verify_set(bundle, root).map_err(KeylessError::Tlog)?;
+    let time = entry.integrated_time;
+    let key = (Sha256::digest(leaf_der).into(), time, policy.require_sct);
+    let cached = cache.and_then(|c| {
+        c.verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+            .cloned()
+    });
+    let ca_index = match cached {
+        Some(r) => r?,
+        None => {
+            let r = chain_and_sct(&leaf, root, time, policy.require_sct);
+            if let Some(c) = cache {
+                c.verified
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(key, r.clone());
+            }
+            r?
+        }
+    };
+    rekor::check_binding(
+        &entry,
+        &rekor::Binding {
+            payload: sig.payload,
+            signature: sig.signature,
+            signer: rekor::Signer::Certificate(leaf_der),
+        },
+    )
+    .map_err(KeylessError::Binding)?;
+    identity::check(&policy.identities, &leaf).map_err(KeylessError::Identity)?;
+    let public = hangar_signature::PublicKey::from_spki_der(&leaf.spki)
+        .map_err(|e| KeylessError::Certificate(format!("the certificate's key: {e}")))?;
+    public
+        .verify_raw(sig.payload, sig.signature)
+        .map_err(KeylessError::Signature)?;
+    Ok(KeylessVerified {
+        sans: leaf.sans,
+        issuer: leaf.issuer,
+        github: leaf.github,
+        log_entry: entry,
+        ca: root.certificate_authorities[ca_index].name.clone(),
+        key: public,
+    })
+}
+
+fn chain_and_sct(
+    leaf: &Leaf,
+    root: &TrustedRoot,
+    time: i64,
+    require_sct: bool,
+) -> Result<usize, KeylessError> {
+    let ca = leaf.verify_chain(root, time).map_err(KeylessError::Chain)?;
+    let index = root
+        .certificate_authorities
+        .iter()
+        .position(|c| std::ptr::eq(c, ca))
+        .unwrap_or_default();
+    if require_sct {
+        sct::verify(leaf, ca, root).map_err(KeylessError::Sct)?;
+    }
+    Ok(index)
+}
+
+/// Verifies the Rekor entry of a key-signed signature: its SET by a known log valid at the
+/// integrated time, and its body bound to this payload, signature and key (DER SPKI).
+pub fn verify_key_tlog(
+    root: &TrustedRoot,
+    bundle: &str,
+    payload: &[u8],
+    signature: &[u8],
+    key_spki: &[u8],
+) -> Result<LogEntry, KeylessError> {
+    let entry = rekor::verify_set(bundle, root).map_err(KeylessError::Tlog)?;
+    rekor::check_binding(
+        &entry,
+        &rekor::Binding {
+            payload,
+            signature,
+            signer: rekor::Signer::Key(key_spki),
+        },
+    )
+    .map_err(KeylessError::Binding)?;
+    Ok(entry)
+}

@@ -1,0 +1,158 @@
+//! Rekor entries as cosign attaches them (`dev.sigstore.cosign/bundle`: a signed entry
+//! timestamp over `{body, integratedTime, logIndex, logID}`), and the binding of the
+//! entry's body to this signature, certificate or key, and payload.
+
+use base64::Engine as _;
+use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
+
+use crate::trust::TrustedRoot;
+
+/// The verified facts of a log entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    /// The entry's index in the log.
+    pub log_index: i64,
+    /// When the log integrated it (Unix seconds): the signing time.
+    pub integrated_time: i64,
+    /// The log's ID (hex).
+    pub log_id: String,
+    /// The log's name in the trust material.
+    pub log_name: String,
+    /// The canonicalized entry body (JSON).
+    pub(crate) body: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CosignBundle {
+    signed_entry_timestamp: String,
+    payload: BundlePayload,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BundlePayload {
+    body: String,
+    integrated_time: i64,
+    log_index: i64,
+    #[serde(rename = "logID")]
+    log_id: String,
+}
+
+fn b64(s: &str) -> Option<Vec<u8>> {
+    base64::engine::general_purpose::STANDARD.decode(s).ok()
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Verifies the SET of a cosign `dev.sigstore.cosign/bundle` annotation: the log is known
+/// by its ID, its key was valid at the integrated time, and it signed exactly these fields.
+pub(crate) fn verify_set(annotation: &str, root: &TrustedRoot) -> Result<LogEntry, String> {
+    let b: CosignBundle = serde_json::from_str(annotation)
+        .map_err(|e| format!("the Rekor bundle annotation is malformed: {e}"))?;
+    let log_id = parse_hex(&b.payload.log_id).ok_or("the Rekor bundle's logID is not hex")?;
+    let log = root.tlog(&log_id).ok_or_else(|| {
+        format!(
+            "the SET is from an unknown transparency log ({})",
+            b.payload.log_id
+        )
+    })?;
+    if !log.valid_for.contains(b.payload.integrated_time) {
+        return Err(format!(
+            "the transparency log key ({}) was not valid at the entry's integrated time {}",
+            log.name,
+            crate::time::format_rfc3339(b.payload.integrated_time)
+        ));
+    }
+    // Canonical JSON (RFC 8785): keys sorted, no whitespace; the body is a string.
+    let canonical = format!(
+        "{{\"body\":{},\"integratedTime\":{},\"logID\":{},\"logIndex\":{}}}",
+        serde_json::Value::String(b.payload.body.clone()),
+        b.payload.integrated_time,
+        serde_json::Value::String(b.payload.log_id.clone()),
+        b.payload.log_index
+    );
+    let set = b64(&b.signed_entry_timestamp).ok_or("the SET is not base64")?;
+    log.key
+        .verify_raw(canonical.as_bytes(), &set)
+        .map_err(|_| format!("the SET does not verify with transparency log {}", log.name))?;
+    let body = b64(&b.payload.body).ok_or("the Rekor entry body is not base64")?;
+    let body: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| format!("the Rekor entry body is not JSON: {e}"))?;
+    Ok(LogEntry {
+        log_index: b.payload.log_index,
+        integrated_time: b.payload.integrated_time,
+        log_id: hex(&log_id),
+        log_name: log.name.clone(),
+        body,
+    })
+}
+
+fn parse_hex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// What the entry must be bound to.
+pub(crate) struct Binding<'a> {
+    pub(crate) payload: &'a [u8],
+    pub(crate) signature: &'a [u8],
+    /// The leaf certificate's DER, or the key's DER SubjectPublicKeyInfo.
+    pub(crate) signer: Signer<'a>,
+}
+
+pub(crate) enum Signer<'a> {
+    Certificate(&'a [u8]),
+    Key(&'a [u8]),
+}
+
+/// Checks a `hashedrekord` v0.0.1 body names this payload digest, signature and signer.
+pub(crate) fn check_binding(entry: &LogEntry, b: &Binding<'_>) -> Result<(), String> {
+    let body = &entry.body;
+    let kind = body["kind"].as_str().unwrap_or_default();
+    let version = body["apiVersion"].as_str().unwrap_or_default();
+    if kind != "hashedrekord" || version != "0.0.1" {
+        return Err(format!(
+            "the transparency log entry is a {kind:?} {version:?} entry, not hashedrekord 0.0.1"
+        ));
+    }
+    let spec = &body["spec"];
+    let algorithm = spec["data"]["hash"]["algorithm"]
+        .as_str()
+        .unwrap_or_default();
+    let value = spec["data"]["hash"]["value"].as_str().unwrap_or_default();
+    if algorithm != "sha256" || value != hex(&Sha256::digest(b.payload)) {
+        return Err("the transparency log entry names another payload digest".into());
+    }
+    let sig = spec["signature"]["content"].as_str().and_then(b64);
+    if sig.as_deref() != Some(b.signature) {
+        return Err("the transparency log entry names another signature".into());
+    }
+    let pem = spec["signature"]["publicKey"]["content"]
+        .as_str()
+        .and_then(b64)
+        .unwrap_or_default();
+    match b.signer {
+        Signer::Certificate(der) => {
+            let certs = crate::der::pem_blocks(&pem, "CERTIFICATE").unwrap_or_default();
+            if certs.first().map(Vec::as_slice) != Some(der) {
+                return Err("the transparency log entry names another certificate".into());
+            }
+        }
+        Signer::Key(spki) => {
+            let keys = crate::der::pem_blocks(&pem, "PUBLIC KEY").unwrap_or_default();
+            if keys.first().map(Vec::as_slice) != Some(spki) {
+                return Err("the transparency log entry names another public key".into());
+            }
+        }
+    }
+    Ok(())
+}
