@@ -665,9 +665,76 @@ fn demo() -> Result {
         ]),
         0,
     )?;
+    keyless_act(&hangar, d, &addr, &cmd)?;
     drop(registry);
     println!("\nDemo finished: registry stopped, temporary files removed.");
     Ok(())
+}
+
+/// Builds a demo command line: the head, the shared flags, then the tail.
+type DemoCommand<'a> = dyn Fn(&[&'static str], &[&str]) -> Vec<String> + 'a;
+
+/// The keyless act: a throwaway local Sigstore (CAs, CT and Rekor log keys, its
+/// trusted_root.json), images signed keylessly as cosign signs them, validated offline with
+/// the right identity (passes) and the wrong one (fails).
+fn keyless_act(hangar: &Path, d: &Path, addr: &str, cmd: &DemoCommand<'_>) -> Result {
+    use hangar_testkit::sigstore::{EntrySpec, FakeSigstore, LeafSpec};
+    let fake = FakeSigstore::new();
+    std::fs::write(d.join("trusted_root.json"), fake.trusted_root_json())
+        .map_err(|e| format!("trusted_root.json: {e}"))?;
+    let index = seed::push_multiarch(
+        addr,
+        "demo/keyless",
+        "v1",
+        &[("linux", "amd64", None), ("linux", "arm64", None)],
+        "keyless",
+    )?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|t| t.as_secs() as i64)
+        .unwrap_or(0);
+    let leaf = LeafSpec::email("release@demo.example", "https://issuer.demo.example", now);
+    let entry = EntrySpec {
+        integrated_time: now,
+        log_index: 1,
+        ..EntrySpec::default()
+    };
+    for digest in seed::index_digests(addr, "demo/keyless", &index)? {
+        fake.sign_attachment(addr, "demo/keyless", &digest, &leaf, Some(&entry))?;
+    }
+    std::fs::write(d.join("keyless_image_list.txt"), "demo/keyless:v1\n")
+        .map_err(|e| format!("keyless_image_list.txt: {e}"))?;
+    println!(
+        "\nStarted a throwaway local Sigstore (root and intermediate CA, CT and Rekor log keys) and wrote its trusted_root.json;\nsigned both platforms of demo/keyless:v1 keylessly, as cosign does: a certificate for release@demo.example with an SCT, and a Rekor SET."
+    );
+    let keyless = |identity: &str| {
+        cmd(
+            &["sign", "validate", "--file", "keyless_image_list.txt"],
+            &[
+                "--trusted-root",
+                "trusted_root.json",
+                "--certificate-identity",
+                identity,
+                "--certificate-oidc-issuer",
+                "https://issuer.demo.example",
+            ],
+        )
+    };
+    step(
+        hangar,
+        d,
+        "7. Validate the keyless signatures offline, from trusted_root.json (passes)",
+        &keyless("release@demo.example"),
+        0,
+    )?;
+    let out = step(
+        hangar,
+        d,
+        "8. Validate them expecting another signer (fails: certificate identity)",
+        &keyless("someone-else@demo.example"),
+        1,
+    )?;
+    expect(&out, "certificate identity")
 }
 
 fn expect(output: &str, phrase: &str) -> Result {

@@ -148,10 +148,82 @@ pub(crate) struct ValidateArgs {
         short = 'p',
         long = "sigstore-pubkey",
         value_name = "SIGSTORE.pub",
-        required_unless_present = "policy",
-        conflicts_with = "policy"
+        required_unless_present_any = ["policy", "key", "certificate_identity", "certificate_identity_regexp"],
+        conflicts_with_all = ["policy", "key"]
     )]
     pub(crate) pubkeys: Vec<PathBuf>,
+    /// Public key file (PEM), as hangar v1.9 / cosign: a verified transparency-log entry is
+    /// required unless --insecure-ignore-tlog; the default identity rule is matchRepository.
+    #[arg(
+        short = 'k',
+        long = "key",
+        value_name = "KEY.pub",
+        conflicts_with = "policy"
+    )]
+    pub(crate) key: Vec<PathBuf>,
+    /// Sigstore trusted root (trusted_root.json): CAs, Rekor and CT log keys. Offline.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) trusted_root: Option<PathBuf>,
+    /// PEM bundle of trusted root CA certificates (bring-your-own PKI, without a trusted root).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ca_roots: Option<PathBuf>,
+    /// PEM bundle of intermediate CA certificates for --ca-roots.
+    #[arg(long, value_name = "FILE", requires = "ca_roots")]
+    pub(crate) ca_intermediates: Option<PathBuf>,
+    /// Rekor public key (PEM); repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) rekor_public_key: Vec<PathBuf>,
+    /// Certificate-transparency log public key (PEM), for SCTs with --ca-roots; repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ct_log_public_key: Vec<PathBuf>,
+    /// Keyless: a subject alternative name (email, URI) the certificate must carry, exactly.
+    #[arg(
+        long,
+        value_name = "IDENTITY",
+        conflicts_with = "certificate_identity_regexp"
+    )]
+    pub(crate) certificate_identity: Option<String>,
+    /// Keyless: a regular expression any subject alternative name must match (unanchored,
+    /// as cosign: use ^...$ to match the whole name).
+    #[arg(long, value_name = "REGEXP")]
+    pub(crate) certificate_identity_regexp: Option<String>,
+    /// Keyless: the OIDC issuer the certificate must name, exactly.
+    #[arg(
+        long,
+        value_name = "ISSUER",
+        conflicts_with = "certificate_oidc_issuer_regexp"
+    )]
+    pub(crate) certificate_oidc_issuer: Option<String>,
+    /// Keyless: a regular expression the OIDC issuer must match (unanchored).
+    #[arg(long, value_name = "REGEXP")]
+    pub(crate) certificate_oidc_issuer_regexp: Option<String>,
+    /// Keyless: the GitHub workflow trigger the certificate must name (e.g. push).
+    #[arg(long, value_name = "TRIGGER")]
+    pub(crate) certificate_github_workflow_trigger: Option<String>,
+    /// Keyless: the GitHub workflow commit SHA.
+    #[arg(long, value_name = "SHA")]
+    pub(crate) certificate_github_workflow_sha: Option<String>,
+    /// Keyless: the GitHub workflow name.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) certificate_github_workflow_name: Option<String>,
+    /// Keyless: the GitHub workflow repository (owner/repo).
+    #[arg(long, value_name = "REPO")]
+    pub(crate) certificate_github_workflow_repository: Option<String>,
+    /// Keyless: the GitHub workflow git ref (refs/tags/v1.0.0).
+    #[arg(long, value_name = "REF")]
+    pub(crate) certificate_github_workflow_ref: Option<String>,
+    /// Keyless: do not require an SCT from a trusted CT log in the certificate.
+    #[arg(long)]
+    pub(crate) insecure_ignore_sct: bool,
+    /// With -k: accept signatures without a verified transparency-log entry.
+    #[arg(long)]
+    pub(crate) insecure_ignore_tlog: bool,
+    /// Accepted for hangar v1.9 scripts; verification is always offline, so it changes nothing.
+    #[arg(long, value_name = "URL")]
+    pub(crate) rekor_url: Option<String>,
+    /// Accepted for hangar v1.9 scripts; verification is always offline.
+    #[arg(long)]
+    pub(crate) offline: bool,
     /// Validate by a containers policy.json (sigstoreSigned, insecureAcceptAnything, reject)
     /// instead of -p / --exact-repository.
     #[arg(long, value_name = "POLICY.json", conflicts_with = "exact_repository")]

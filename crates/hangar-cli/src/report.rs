@@ -100,7 +100,7 @@ fn yaml_value(out: &mut String, v: &Value, indent: usize, inline: bool) {
 }
 
 /// The CSV columns, in order.
-pub(crate) const CSV_COLUMNS: [&str; 14] = [
+pub(crate) const CSV_COLUMNS: [&str; 21] = [
     "id",
     "line_number",
     "line",
@@ -115,6 +115,13 @@ pub(crate) const CSV_COLUMNS: [&str; 14] = [
     "signature_format",
     "key",
     "key_algorithm",
+    "certificate_sans",
+    "certificate_issuer",
+    "github_workflow_repository",
+    "github_workflow_ref",
+    "tlog_log_index",
+    "tlog_integrated_time",
+    "signing_time_source",
 ];
 
 /// One CSV field: quoted when it holds a comma, quote or line break; a leading `=`, `+`,
@@ -138,6 +145,17 @@ fn csv_field(v: &Value) -> String {
     }
 }
 
+/// `p[path[0]][path[1]]…`, `Null` when absent.
+fn nested(p: Option<&Value>, path: &[&str]) -> Value {
+    let Some(mut v) = p else {
+        return Value::Null;
+    };
+    for k in path {
+        v = &v[*k];
+    }
+    v.clone()
+}
+
 fn csv(report: &Value) -> String {
     let mut out = CSV_COLUMNS.join(",") + "\r\n";
     let empty = Vec::new();
@@ -154,6 +172,27 @@ fn csv(report: &Value) -> String {
                     "id" | "line_number" | "line" | "reference" => line[name].clone(),
                     "line_verdict" => line["verdict"].clone(),
                     "line_reason" => line["reason"].clone(),
+                    // Nested platform facts, flattened: SANs joined by spaces.
+                    "certificate_sans" => p.map_or(Value::Null, |p| {
+                        p["certificate"]["sans"]
+                            .as_array()
+                            .map_or(Value::Null, |a| {
+                                Value::from(
+                                    a.iter()
+                                        .filter_map(Value::as_str)
+                                        .collect::<Vec<_>>()
+                                        .join(" "),
+                                )
+                            })
+                    }),
+                    "certificate_issuer" => nested(p, &["certificate", "issuer"]),
+                    "github_workflow_repository" => {
+                        nested(p, &["certificate", "github", "repository"])
+                    }
+                    "github_workflow_ref" => nested(p, &["certificate", "github", "ref"]),
+                    "tlog_log_index" => nested(p, &["tlog", "log_index"]),
+                    "tlog_integrated_time" => nested(p, &["tlog", "integrated_time"]),
+                    "signing_time_source" => nested(p, &["tlog", "time_source"]),
                     _ => p.map_or(Value::Null, |p| p[name].clone()),
                 }
             };
@@ -190,12 +229,19 @@ mod tests {
             {"id": 1, "line_number": 2, "line": "a", "verdict": "error", "reason": "x\ny"},
             {"id": 2, "line_number": 3, "line": "b", "reference": "r", "verdict": "passed", "reason": null,
              "platforms": [{"platform": "linux/amd64", "digest": "d1", "verdict": "passed"},
-                           {"platform": "linux/arm64", "digest": "d2", "verdict": "passed"}]}
+                           {"platform": "linux/arm64", "digest": "d2", "verdict": "passed",
+                            "certificate": {"sans": ["a@b.c", "https://x"], "issuer": "https://i", "ca": "ca",
+                                            "github": {"repository": "o/r", "ref": "refs/tags/v1"}},
+                            "tlog": {"log_index": 5, "integrated_time": "2026-01-01T00:00:00Z", "log": "l", "time_source": "tlog"}}]}
         ]});
         let text = render(&report, ReportFormat::Csv);
         let rows: Vec<&str> = text.split("\r\n").collect();
         assert_eq!(rows.len(), 1 + 1 + 2 + 1, "{text}");
-        assert_eq!(rows[1], "1,2,a,,error,\"x\ny\",,,,,,,,");
-        assert_eq!(rows[3], "2,3,b,r,passed,,linux/arm64,d2,passed,,,,,");
+        assert_eq!(rows[1], "1,2,a,,error,\"x\ny\",,,,,,,,,,,,,,,");
+        assert_eq!(rows[2], "2,3,b,r,passed,,linux/amd64,d1,passed,,,,,,,,,,,,");
+        assert_eq!(
+            rows[3],
+            "2,3,b,r,passed,,linux/arm64,d2,passed,,,,,,a@b.c https://x,https://i,o/r,refs/tags/v1,5,2026-01-01T00:00:00Z,tlog"
+        );
     }
 }

@@ -2,14 +2,19 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use std::collections::HashMap;
 
 use hangar_policy::{KeySource, Policy, Requirement, SignedIdentity};
 use hangar_reference::Reference;
 use hangar_registry::Deadline;
 use hangar_signature::PublicKey;
-use hangar_validate::{ImageResult, RejectionKind, SignatureCache, Validator, Verdict};
+use hangar_sigstore::{
+    CertificateIdentity, ChainCache, GithubClaims, KeylessPolicy, Matcher, TrustedRoot,
+};
+use hangar_validate::{
+    ImageResult, RejectionKind, SignatureCache, SigstoreTrust, Validator, Verdict,
+};
 use serde_json::{Value, json};
 
 use crate::output::Input;
@@ -21,14 +26,22 @@ const LABELS: Labels = Labels {
     failed_title: "Signature validate failed image list:",
 };
 
-/// What decides acceptance: `-p` keys with one identity rule, or a policy.json.
+/// What decides acceptance: `-p`/`-k` keys (and keyless identities) with one identity
+/// rule, or a policy.json.
 enum Mode {
     Keys(Vec<PublicKey>, SignedIdentity),
     Policy(Policy, HashMap<KeySource, PublicKey>),
 }
 
+/// Sigstore trust material and rules, loaded before any traffic.
+struct Sigstore {
+    root: TrustedRoot,
+    keyless: Option<KeylessPolicy>,
+    require_tlog: bool,
+}
+
 pub(crate) fn run(args: &ValidateArgs) -> ExitCode {
-    let (setup, mode) = match prepare(args) {
+    let (setup, mode, sigstore) = match prepare(args) {
         Ok(s) => s,
         Err(e) => {
             log::fatal(&format!("{e:#}"));
@@ -38,12 +51,21 @@ pub(crate) fn run(args: &ValidateArgs) -> ExitCode {
     // Lines of the same repository share their signature fetches (tags of one release, a
     // tag and its digest); repositories named once are not cached, so memory stays flat.
     let cache = SignatureCache::only_for(repeated_repositories(&setup.entries));
+    // A release is signed by a handful of certificates: each path is checked once.
+    let chains = ChainCache::default();
+    let trust = sigstore.as_ref().map(|s| SigstoreTrust {
+        root: &s.root,
+        keyless: s.keyless.as_ref(),
+        require_tlog: s.require_tlog,
+        chains: Some(&chains),
+    });
     let check =
         |keys: &[PublicKey], identity: &SignedIdentity, image: &Reference, deadline: Deadline| {
             let validator = Validator {
                 require_index_signature: args.validate_manifest_index,
                 accept_unnamed_signatures: args.accept_unnamed_signatures,
                 cache: Some(&cache),
+                sigstore: trust,
                 ..Validator::new(&setup.client, keys, identity, &setup.platforms)
             };
             validator.validate(image, deadline)
@@ -111,7 +133,7 @@ fn by_policy(
     last
 }
 
-fn prepare(args: &ValidateArgs) -> Result<(runner::ListSetup, Mode)> {
+fn prepare(args: &ValidateArgs) -> Result<(runner::ListSetup, Mode, Option<Sigstore>)> {
     // Every file the run reads; no output may be one of them.
     let mut inputs: Vec<Input<'_>> = args
         .pubkeys
@@ -120,7 +142,12 @@ fn prepare(args: &ValidateArgs) -> Result<(runner::ListSetup, Mode)> {
             flag: "--sigstore-pubkey",
             path: p,
         })
+        .chain(args.key.iter().map(|p| Input {
+            flag: "--key",
+            path: p,
+        }))
         .collect();
+    let sigstore = sigstore(args, &mut inputs)?;
     let mut policy_key_paths: Vec<std::path::PathBuf> = Vec::new();
     let mode = match &args.policy {
         Some(path) => {
@@ -151,7 +178,7 @@ fn prepare(args: &ValidateArgs) -> Result<(runner::ListSetup, Mode)> {
         }
         None => {
             let mut keys = Vec::new();
-            for path in &args.pubkeys {
+            for path in args.pubkeys.iter().chain(&args.key) {
                 let pem = std::fs::read(path)
                     .with_context(|| format!("reading sigstore public key {}", path.display()))?;
                 keys.push(
@@ -159,11 +186,18 @@ fn prepare(args: &ValidateArgs) -> Result<(runner::ListSetup, Mode)> {
                         .with_context(|| format!("sigstore public key {}", path.display()))?,
                 );
             }
-            let identity = if args.exact_repository.is_empty() {
-                SignedIdentity::MatchRepoDigestOrExact
-            } else {
+            // cosign (and so hangar v1.9) writes docker-reference as the repository without
+            // a tag and never checks it: under -k or keyless rules the signature must name
+            // this image's repository (still stricter than cosign); -p keeps v1.8's rule.
+            let cosign_style =
+                !args.key.is_empty() || sigstore.as_ref().is_some_and(|s| s.keyless.is_some());
+            let identity = if !args.exact_repository.is_empty() {
                 SignedIdentity::exact_repository(&args.exact_repository)
                     .with_context(|| format!("--exact-repository {:?}", args.exact_repository))?
+            } else if cosign_style {
+                SignedIdentity::MatchRepository
+            } else {
+                SignedIdentity::MatchRepoDigestOrExact
             };
             Mode::Keys(keys, identity)
         }
@@ -180,7 +214,129 @@ fn prepare(args: &ValidateArgs) -> Result<(runner::ListSetup, Mode)> {
     }));
     let report = args.report.as_deref().map(|p| (p, args.report_format));
     let setup = runner::prepare(&args.list, &inputs, report)?;
-    Ok((setup, mode))
+    Ok((setup, mode, sigstore))
+}
+
+/// Loads the trust material and keyless rules (setup errors name the file or flag), and
+/// adds the files read to `inputs`.
+fn sigstore<'a>(args: &'a ValidateArgs, inputs: &mut Vec<Input<'a>>) -> Result<Option<Sigstore>> {
+    if let Some(url) = &args.rekor_url {
+        log::warn(
+            None,
+            &format!(
+                "--rekor-url {url:?} is ignored: verification is always offline, from the trust material given"
+            ),
+        );
+    }
+    if args.offline {
+        log::warn(
+            None,
+            "--offline changes nothing: verification is always offline",
+        );
+    }
+    let read = |flag: &'static str, path: &'a std::path::Path, inputs: &mut Vec<Input<'a>>| {
+        inputs.push(Input { flag, path });
+        std::fs::read(path).with_context(|| format!("reading {flag} {}", path.display()))
+    };
+    let mut root: Option<TrustedRoot> = None;
+    if let Some(p) = &args.trusted_root {
+        let bytes = read("--trusted-root", p, inputs)?;
+        root = Some(
+            TrustedRoot::from_json(&bytes)
+                .with_context(|| format!("--trusted-root {}", p.display()))?,
+        );
+    }
+    if let Some(p) = &args.ca_roots {
+        let roots = read("--ca-roots", p, inputs)?;
+        let intermediates = match &args.ca_intermediates {
+            Some(i) => read("--ca-intermediates", i, inputs)?,
+            None => Vec::new(),
+        };
+        root.get_or_insert_default()
+            .add_pem_ca(&p.display().to_string(), &roots, &intermediates)
+            .with_context(|| format!("--ca-roots {}", p.display()))?;
+    }
+    for p in &args.rekor_public_key {
+        let pem = read("--rekor-public-key", p, inputs)?;
+        root.get_or_insert_default()
+            .add_rekor_key(&p.display().to_string(), &pem)
+            .with_context(|| format!("--rekor-public-key {}", p.display()))?;
+    }
+    for p in &args.ct_log_public_key {
+        let pem = read("--ct-log-public-key", p, inputs)?;
+        root.get_or_insert_default()
+            .add_ct_log_key(&p.display().to_string(), &pem)
+            .with_context(|| format!("--ct-log-public-key {}", p.display()))?;
+    }
+    let keyless = keyless_policy(args)?;
+    if keyless.is_some()
+        && root
+            .as_ref()
+            .is_none_or(|r| r.certificate_authorities.is_empty())
+    {
+        bail!(
+            "keyless verification needs trusted certificate authorities: give --trusted-root FILE, or --ca-roots FILE (with --rekor-public-key FILE)"
+        );
+    }
+    let require_tlog = !args.key.is_empty() && !args.insecure_ignore_tlog;
+    if require_tlog && root.as_ref().is_none_or(|r| r.tlogs.is_empty()) {
+        bail!(
+            "-k/--key requires a verified transparency-log entry for each signature, so it needs the log's key: give --trusted-root FILE or --rekor-public-key FILE, or accept signatures without an entry with --insecure-ignore-tlog"
+        );
+    }
+    Ok(root.map(|root| Sigstore {
+        root,
+        keyless,
+        require_tlog,
+    }))
+}
+
+/// The keyless identity rule, when any of its flags is given: an identity and an issuer
+/// rule are both required (cosign refuses keyless verification without them).
+fn keyless_policy(args: &ValidateArgs) -> Result<Option<KeylessPolicy>> {
+    let github = GithubClaims {
+        trigger: args.certificate_github_workflow_trigger.clone(),
+        sha: args.certificate_github_workflow_sha.clone(),
+        name: args.certificate_github_workflow_name.clone(),
+        repository: args.certificate_github_workflow_repository.clone(),
+        git_ref: args.certificate_github_workflow_ref.clone(),
+    };
+    let subject = match (
+        &args.certificate_identity,
+        &args.certificate_identity_regexp,
+    ) {
+        (Some(s), _) => Some(Matcher::Exact(s.clone())),
+        (None, Some(r)) => Some(
+            Matcher::regex(r).map_err(|e| anyhow::anyhow!("--certificate-identity-regexp: {e}"))?,
+        ),
+        (None, None) => None,
+    };
+    let issuer = match (
+        &args.certificate_oidc_issuer,
+        &args.certificate_oidc_issuer_regexp,
+    ) {
+        (Some(s), _) => Some(Matcher::Exact(s.clone())),
+        (None, Some(r)) => Some(
+            Matcher::regex(r)
+                .map_err(|e| anyhow::anyhow!("--certificate-oidc-issuer-regexp: {e}"))?,
+        ),
+        (None, None) => None,
+    };
+    let any_claim = github != GithubClaims::default();
+    match (subject, issuer) {
+        (None, None) if !any_claim && !args.insecure_ignore_sct => Ok(None),
+        (Some(subject), Some(issuer)) => Ok(Some(KeylessPolicy {
+            identities: vec![CertificateIdentity {
+                subject,
+                issuer,
+                github,
+            }],
+            require_sct: !args.insecure_ignore_sct,
+        })),
+        _ => bail!(
+            "keyless verification needs both an identity rule (--certificate-identity or --certificate-identity-regexp) and an issuer rule (--certificate-oidc-issuer or --certificate-oidc-issuer-regexp)"
+        ),
+    }
 }
 
 /// The report's view of one line: its verdict (passed, unsigned, invalid, error, skipped),
@@ -192,7 +348,15 @@ fn detail(result: &ImageResult) -> Value {
         .map(|p| {
             let mut o = json!({"platform": p.platform.to_string(), "reference": p.reference.to_string(), "digest": p.digest.to_string()});
             match &p.outcome {
-                Ok(a) => o.as_object_mut().map(|m| m.extend([("verdict".into(), json!("passed")), ("identity".into(), json!(a.identity)), ("signature_format".into(), json!(a.format.as_str())), ("key".into(), json!(a.key_fingerprint)), ("key_algorithm".into(), json!(a.key_algorithm))])),
+                Ok(a) => o.as_object_mut().map(|m| {
+                    m.extend([("verdict".into(), json!("passed")), ("identity".into(), json!(a.identity)), ("signature_format".into(), json!(a.format.as_str())), ("key".into(), json!(a.key_fingerprint)), ("key_algorithm".into(), json!(a.key_algorithm))]);
+                    if let Some(c) = &a.certificate {
+                        m.insert("certificate".into(), certificate_json(c));
+                    }
+                    if let Some(t) = &a.tlog {
+                        m.insert("tlog".into(), json!({"log_index": t.log_index, "integrated_time": hangar_sigstore::format_rfc3339(t.integrated_time), "log": t.log, "time_source": t.time_source}));
+                    }
+                }),
                 Err(r) => o.as_object_mut().map(|m| m.extend([("verdict".into(), json!(r.kind.as_str())), ("reason".into(), json!(r.reason))])),
             };
             o
@@ -211,6 +375,23 @@ fn detail(result: &ImageResult) -> Value {
             .as_str(),
     };
     json!({"verdict": verdict, "reason": result.reason, "platforms": platforms})
+}
+
+/// A keyless signature's certificate facts, as the report shows them.
+fn certificate_json(c: &hangar_validate::CertificateSummary) -> Value {
+    let mut github = serde_json::Map::new();
+    for (k, v) in [
+        ("trigger", &c.github.trigger),
+        ("sha", &c.github.sha),
+        ("name", &c.github.name),
+        ("repository", &c.github.repository),
+        ("ref", &c.github.git_ref),
+    ] {
+        if let Some(v) = v {
+            github.insert(k.into(), json!(v));
+        }
+    }
+    json!({"sans": c.sans, "issuer": c.issuer, "ca": c.ca, "github": github})
 }
 
 /// Logs one line's result and turns it into the runner's [`LineResult`].

@@ -70,6 +70,7 @@ enum Kind {
 pub struct PublicKey {
     kind: Kind,
     fingerprint: String,
+    spki: Vec<u8>,
 }
 
 impl PartialEq for PublicKey {
@@ -162,6 +163,7 @@ impl PublicKey {
         PublicKey {
             kind,
             fingerprint: hex(&Sha256::digest(spki_der)),
+            spki: spki_der.to_vec(),
         }
     }
 
@@ -172,6 +174,11 @@ impl PublicKey {
             .map(|d| d.as_bytes().to_vec())
             .unwrap_or_default();
         PublicKey::new(Kind::P256(key), &der)
+    }
+
+    /// The key's DER SubjectPublicKeyInfo (what a Rekor entry names).
+    pub fn spki_der(&self) -> &[u8] {
+        &self.spki
     }
 
     /// The SHA-256 of the key's DER SubjectPublicKeyInfo, in hex: names the key in reports.

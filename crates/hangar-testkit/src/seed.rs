@@ -149,6 +149,18 @@ pub fn push_multiarch(
     push_manifest(addr, repo, tag, OCI_INDEX, index.as_bytes())
 }
 
+/// The digests of the entries of the index `repo@index`.
+pub fn index_digests(addr: &str, repo: &str, index: &str) -> Result<Vec<String>, String> {
+    let (_, bytes) = get_manifest(addr, repo, index)?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+    Ok(v["manifests"]
+        .as_array()
+        .ok_or("not an index")?
+        .iter()
+        .filter_map(|m| m["digest"].as_str().map(str::to_owned))
+        .collect())
+}
+
 /// Stores a cosign simple-signing attachment for `signed` (a manifest digest) at the tag
 /// `sha256-<hex>.sig`, replacing any there: one layer holding `payload`, with `signature`
 /// (base64, or `None` for no annotation) in its annotation. Returns the attachment digest.
@@ -159,21 +171,47 @@ pub fn push_simple_signing(
     payload: &[u8],
     signature: Option<&str>,
 ) -> Result<String, String> {
+    let annotations: Vec<(&str, &str)> = signature
+        .map(|s| ("dev.cosignproject.cosign/signature", s))
+        .into_iter()
+        .collect();
+    push_simple_signing_with(addr, repo, signed, &[(payload, &annotations)])
+}
+
+/// One simple-signing layer: its payload and its annotations.
+pub type SignatureLayer<'a> = (&'a [u8], &'a [(&'a str, &'a str)]);
+
+/// [`push_simple_signing`] with one layer per `(payload, annotations)`: cosign's keyless
+/// layers carry `dev.sigstore.cosign/certificate`, `…/chain` and `…/bundle` too.
+pub fn push_simple_signing_with(
+    addr: &str,
+    repo: &str,
+    signed: &str,
+    layers: &[SignatureLayer<'_>],
+) -> Result<String, String> {
     let config = br#"{"architecture":"","config":{},"created":"0001-01-01T00:00:00Z","history":[{"created":"0001-01-01T00:00:00Z"}],"os":"","rootfs":{"type":"layers","diff_ids":[]}}"#;
     let config_digest = push_blob(addr, repo, config)?;
-    let layer = push_blob(addr, repo, payload)?;
-    let annotations = signature
-        .map(|s| {
-            format!(
-                r#","annotations":{{"dev.cosignproject.cosign/signature":{}}}"#,
-                serde_json::Value::from(s)
-            )
-        })
-        .unwrap_or_default();
+    let mut descriptors = Vec::new();
+    for (payload, annotations) in layers {
+        let layer = push_blob(addr, repo, payload)?;
+        let annotations = if annotations.is_empty() {
+            String::new()
+        } else {
+            let map: serde_json::Map<String, serde_json::Value> = annotations
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
+                .collect();
+            format!(r#","annotations":{}"#, serde_json::Value::Object(map))
+        };
+        descriptors.push(format!(
+            r#"{{"mediaType":"application/vnd.dev.cosign.simplesigning.v1+json","size":{},"digest":"{layer}"{annotations}}}"#,
+            payload.len()
+        ));
+    }
     let manifest = format!(
-        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","size":{},"digest":"{config_digest}"}},"layers":[{{"mediaType":"application/vnd.dev.cosign.simplesigning.v1+json","size":{},"digest":"{layer}"{annotations}}}]}}"#,
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","size":{},"digest":"{config_digest}"}},"layers":[{}]}}"#,
         config.len(),
-        payload.len()
+        descriptors.join(",")
     );
     let tag = format!("{}.sig", signed.replacen(':', "-", 1));
     push_manifest(addr, repo, &tag, OCI_MANIFEST, manifest.as_bytes())

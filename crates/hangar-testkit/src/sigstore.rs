@@ -531,3 +531,48 @@ fn tbs_of(cert: &[u8]) -> Vec<u8> {
     let (th, tl) = header(inner);
     inner[..th + tl].to_vec()
 }
+
+/// A cosign simple-signing payload as cosign writes it: `docker-reference` is what the
+/// caller passes (cosign: the repository without a tag).
+pub fn cosign_payload(digest: &str, docker_reference: &str, timestamp: i64) -> Vec<u8> {
+    serde_json::json!({
+        "critical": {
+            "identity": {"docker-reference": docker_reference},
+            "image": {"docker-manifest-digest": digest},
+            "type": "cosign container image signature",
+        },
+        "optional": {"creator": "hangar-testkit", "timestamp": timestamp},
+    })
+    .to_string()
+    .into_bytes()
+}
+
+impl FakeSigstore {
+    /// Signs `digest` in `repo` of the registry at `addr` keylessly, as `cosign sign` does:
+    /// a `.sig` layer with the signature, the leaf certificate and (unless `entry` is
+    /// `None`) the Rekor bundle annotation; the payload names `addr/repo` without a tag.
+    pub fn sign_attachment(
+        &self,
+        addr: &str,
+        repo: &str,
+        digest: &str,
+        leaf: &LeafSpec,
+        entry: Option<&EntrySpec>,
+    ) -> Result<(), String> {
+        let payload = cosign_payload(digest, &format!("{addr}/{repo}"), leaf.not_before + 60);
+        let cert = self.issue(leaf);
+        let sig = cert.sign(&payload);
+        let sig_b64 = b64(&sig);
+        let pem = cert.pem();
+        let bundle = entry.map(|e| self.cosign_bundle(&payload, &sig, &pem, e));
+        let mut annotations = vec![
+            ("dev.cosignproject.cosign/signature", sig_b64.as_str()),
+            ("dev.sigstore.cosign/certificate", pem.as_str()),
+        ];
+        if let Some(b) = &bundle {
+            annotations.push(("dev.sigstore.cosign/bundle", b.as_str()));
+        }
+        crate::seed::push_simple_signing_with(addr, repo, digest, &[(&payload, &annotations)])
+            .map(|_| ())
+    }
+}

@@ -155,6 +155,8 @@ fn check_one(
         )));
     }
     Ok(Accepted {
+        certificate: None,
+        tlog: None,
         identity: None,
         format: SignatureFormat::Bundle,
         key_fingerprint: verified.key_fingerprint().to_owned(),

@@ -99,7 +99,68 @@ pub struct Accepted {
     pub key_fingerprint: String,
     /// The type of the key that verified it (`ECDSA P-256`, `Ed25519`, `RSA 4096`, …).
     pub key_algorithm: String,
+    /// For a keyless signature: what its certificate proves.
+    pub certificate: Option<CertificateSummary>,
+    /// The verified transparency-log entry, if the signature has one the trust knows.
+    pub tlog: Option<TlogSummary>,
 }
+
+/// What a keyless signature's Fulcio certificate proves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateSummary {
+    /// Subject alternative names (email, URI, …).
+    pub sans: Vec<String>,
+    /// The OIDC issuer.
+    pub issuer: Option<String>,
+    /// GitHub workflow claims.
+    pub github: hangar_sigstore::GithubClaims,
+    /// The CA that issued it.
+    pub ca: String,
+}
+
+/// A verified transparency-log entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlogSummary {
+    /// Index in the log.
+    pub log_index: i64,
+    /// Integrated time (Unix seconds).
+    pub integrated_time: i64,
+    /// The log (its name in the trust material).
+    pub log: String,
+    /// Where the signing time came from: `tlog` (the entry's integrated time).
+    pub time_source: &'static str,
+}
+
+impl TlogSummary {
+    fn of(e: &hangar_sigstore::LogEntry) -> TlogSummary {
+        TlogSummary {
+            log_index: e.log_index,
+            integrated_time: e.integrated_time,
+            log: e.log_name.clone(),
+            time_source: "tlog",
+        }
+    }
+}
+
+/// Sigstore trust: for keyless signatures (certificates) and for transparency-log entries of
+/// key-signed ones.
+#[derive(Debug, Clone, Copy)]
+pub struct SigstoreTrust<'a> {
+    /// CAs, Rekor and CT log keys.
+    pub root: &'a hangar_sigstore::TrustedRoot,
+    /// Who may sign keylessly; `None`: certificates are not trusted at all.
+    pub keyless: Option<&'a hangar_sigstore::KeylessPolicy>,
+    /// A key-signed signature also needs a verified tlog entry (`-k` without
+    /// `--insecure-ignore-tlog`); otherwise an entry present is verified when its log is known.
+    pub require_tlog: bool,
+    /// Verified certificate paths shared by the run.
+    pub chains: Option<&'a hangar_sigstore::ChainCache>,
+}
+
+/// cosign's annotation with the signing certificate (PEM).
+pub const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
+/// cosign's annotation with the Rekor entry and its SET.
+pub const BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
 
 /// What kind of failure a rejection is: for reports that tell "nobody signed this" from
 /// "a signature is wrong" from "we could not check".
@@ -204,6 +265,8 @@ pub struct Validator<'a> {
     /// Signature material already fetched by other lines of the run; `None` fetches
     /// everything every time.
     pub cache: Option<&'a SignatureCache>,
+    /// Sigstore trust (keyless signatures, tlog entries); `None`: keys only, entries ignored.
+    pub sigstore: Option<SigstoreTrust<'a>>,
 }
 
 #[derive(serde::Deserialize)]
@@ -389,6 +452,7 @@ impl<'a> Validator<'a> {
             require_index_signature: false,
             accept_unnamed_signatures: false,
             cache: None,
+            sigstore: None,
         }
     }
 
@@ -582,8 +646,20 @@ impl<'a> Validator<'a> {
         let payload = self
             .payload(repository, &blob_digest, deadline)
             .map_err(|e| Rejection::new(Error, format!("fetching signature payload: {e}")))?;
-        let verified = verify(self.keys, &payload, annotation.map(String::as_str))
-            .map_err(|e| Rejection::new(Invalid, e.to_string()))?;
+        let annotations = layer.annotations().as_ref();
+        let get = |k: &str| annotations.and_then(|a| a.get(k)).map(String::as_str);
+        let (verified, certificate, tlog) = match (get(CERTIFICATE_ANNOTATION), self.sigstore) {
+            (Some(cert), Some(trust)) if trust.keyless.is_some() => {
+                self.keyless(&trust, &payload, annotation, cert, get(BUNDLE_ANNOTATION))?
+            }
+            _ => {
+                let verified = verify(self.keys, &payload, annotation.map(String::as_str))
+                    .map_err(|e| Rejection::new(Invalid, e.to_string()))?;
+                let tlog =
+                    self.key_tlog(&payload, annotation, &verified, get(BUNDLE_ANNOTATION))?;
+                (verified, None, tlog)
+            }
+        };
         let claimed = verified.payload();
         if claimed.docker_manifest_digest != *digest {
             return Err(Rejection::new(
@@ -608,8 +684,121 @@ impl<'a> Validator<'a> {
             format: SignatureFormat::SimpleSigning,
             key_fingerprint: verified.key_fingerprint().to_owned(),
             key_algorithm: verified.key_algorithm().to_owned(),
+            certificate,
+            tlog,
         })
     }
+
+    /// A keyless layer: the certificate, its chain, SCT and tlog entry, the identity rules
+    /// (hangar-sigstore), then the payload parsed strictly under the certificate's key.
+    fn keyless(
+        &self,
+        trust: &SigstoreTrust<'_>,
+        payload: &[u8],
+        annotation: Option<&String>,
+        certificate: &str,
+        bundle: Option<&str>,
+    ) -> Result<Verified, Rejection> {
+        use RejectionKind::Invalid;
+        let raw = decode_signature(annotation)?;
+        let policy = trust
+            .keyless
+            .ok_or_else(|| Rejection::new(Invalid, "keyless signatures are not trusted here"))?;
+        let v = hangar_sigstore::verify_cosign(
+            trust.root,
+            policy,
+            &hangar_sigstore::CosignSignature {
+                payload,
+                signature: &raw,
+                certificate_pem: certificate,
+                bundle,
+            },
+            trust.chains,
+        )
+        .map_err(|e| Rejection::new(Invalid, format!("keyless signature refused: {e}")))?;
+        let verified = verify(
+            std::slice::from_ref(&v.key),
+            payload,
+            annotation.map(String::as_str),
+        )
+        .map_err(|e| Rejection::new(Invalid, e.to_string()))?;
+        let tlog = Some(TlogSummary::of(&v.log_entry));
+        let summary = CertificateSummary {
+            sans: v.sans,
+            issuer: v.issuer,
+            github: v.github,
+            ca: v.ca,
+        };
+        Ok((verified, Some(summary), tlog))
+    }
+
+    /// The tlog entry of a key-signed layer: verified when the trust knows its log (or
+    /// always, when an entry is required); a failure refuses the signature.
+    fn key_tlog(
+        &self,
+        payload: &[u8],
+        annotation: Option<&String>,
+        verified: &hangar_signature::VerifiedSignature,
+        bundle: Option<&str>,
+    ) -> Result<Option<TlogSummary>, Rejection> {
+        use RejectionKind::Invalid;
+        let Some(trust) = self.sigstore else {
+            return Ok(None);
+        };
+        let Some(bundle) = bundle else {
+            return if trust.require_tlog {
+                Err(Rejection::new(
+                    Invalid,
+                    "no transparency log entry: the signature has no dev.sigstore.cosign/bundle (use --insecure-ignore-tlog to accept signatures without one)",
+                ))
+            } else {
+                Ok(None)
+            };
+        };
+        let key = self
+            .keys
+            .iter()
+            .find(|k| k.fingerprint() == verified.key_fingerprint())
+            .ok_or_else(|| {
+                Rejection::new(Invalid, "the verifying key is not among the trusted keys")
+            })?;
+        let raw = decode_signature(annotation)?;
+        match hangar_sigstore::verify_key_tlog(trust.root, bundle, payload, &raw, key.spki_der()) {
+            Ok(e) => Ok(Some(TlogSummary::of(&e))),
+            Err(hangar_sigstore::KeylessError::Tlog(why))
+                if !trust.require_tlog && why.contains("unknown transparency log") =>
+            {
+                // v1.8's meaning of -p: an entry from a log we were not told about is ignored.
+                Ok(None)
+            }
+            Err(e) => Err(Rejection::new(Invalid, format!("signature refused: {e}"))),
+        }
+    }
+}
+
+/// A verified signature, with what its certificate and tlog entry proved.
+type Verified = (
+    hangar_signature::VerifiedSignature,
+    Option<CertificateSummary>,
+    Option<TlogSummary>,
+);
+
+fn decode_signature(annotation: Option<&String>) -> Result<Vec<u8>, Rejection> {
+    use base64::Engine as _;
+    let b64 = annotation.ok_or_else(|| {
+        Rejection::new(
+            RejectionKind::Invalid,
+            hangar_signature::SignatureError::MissingAnnotation.to_string(),
+        )
+    })?;
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|e| {
+            Rejection::new(
+                RejectionKind::Invalid,
+                hangar_signature::SignatureError::Base64(e.to_string()).to_string(),
+            )
+        })
 }
 
 /// One rejection from several: none is "unsigned"; one is itself; more are listed, the

@@ -4,6 +4,7 @@ mod adversarial;
 mod auth;
 mod bundles;
 mod cli;
+mod keyless;
 mod keytypes;
 mod options;
 mod oracle;

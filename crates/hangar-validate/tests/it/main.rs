@@ -46,15 +46,7 @@ fn requests_per_image_with_warm_tokens() {
     let multi_identity =
         SignedIdentity::exact_repository("127.0.0.1:5000/fixtures/multi").expect("repo");
     let platforms = PlatformFilter::default(); // amd64 + arm64: P = 2
-    let validator = Validator {
-        client: &client,
-        keys: &keys,
-        identity: &multi_identity,
-        platforms: &platforms,
-        require_index_signature: false,
-        accept_unnamed_signatures: false,
-        cache: None,
-    };
+    let validator = Validator::new(&client, &keys, &multi_identity, &platforms);
     let multi =
         Reference::parse_normalized(&format!("{}/fixtures/multi:v1", proxy.addr())).expect("ref");
     let d = || Deadline::after(Duration::from_secs(30));
