@@ -237,6 +237,29 @@ fn ci() -> Result {
             "verify_in_memory",
         ],
     )?;
+    // The blob-bundle example on a production-signed bundle of sigstore-conformance.
+    let vectors = "crates/hangar-sigstore/tests/data/conformance";
+    let root = format!("{vectors}/trusted-root-public-good.json");
+    let artifact = format!("{vectors}/bundle-verify/a.txt");
+    let bundle = format!("{vectors}/bundle-verify/happy-path-v0.3/bundle.sigstore.json");
+    run(
+        "cargo",
+        &[
+            "run",
+            "--locked",
+            "--quiet",
+            "--package",
+            "hangar-sigstore",
+            "--example",
+            "verify_blob_bundle",
+            "--",
+            &root,
+            &artifact,
+            &bundle,
+            "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main",
+            "https://token.actions.githubusercontent.com",
+        ],
+    )?;
     run_with(
         "cargo",
         &[
@@ -349,7 +372,14 @@ fn msrv_declarations() -> Result {
     }
     let meta: serde_json::Value =
         serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata: {e}"))?;
-    let version = |v: &str| -> Vec<u64> { v.split('.').map(|p| p.parse().unwrap_or(0)).collect() };
+    // "1.88" and "1.88.0" are the same version: compare three numbers, missing ones 0.
+    let version = |v: &str| -> [u64; 3] {
+        let mut out = [0; 3];
+        for (slot, part) in out.iter_mut().zip(v.split('.')) {
+            *slot = part.parse().unwrap_or(0);
+        }
+        out
+    };
     let packages = meta["packages"].as_array().cloned().unwrap_or_default();
     let ours = packages
         .iter()

@@ -204,6 +204,24 @@ impl PublicKey {
         self.check(message, sig)
     }
 
+    /// Checks a raw signature over a message known only by its SHA-256 `digest` (a Sigstore
+    /// bundle's message signature over an artifact): ECDSA on any supported curve and RSA
+    /// PKCS#1 v1.5 with SHA-256. Ed25519 signs the message itself, so it cannot be checked
+    /// from a digest.
+    pub fn verify_sha256_digest(&self, digest: &[u8; 32], sig: &[u8]) -> Result<(), String> {
+        match &self.kind {
+            Kind::P256(k) => check_ecdsa(k, sig, &[digest]),
+            Kind::P384(k) => check_ecdsa(k, sig, &[digest]),
+            Kind::P521(k) => check_ecdsa(k, sig, &[digest]),
+            Kind::Ed25519(_) => {
+                Err("an Ed25519 signature cannot be checked from a digest: the artifact itself is needed".to_owned())
+            }
+            Kind::Rsa(k) => k
+                .verify(rsa::Pkcs1v15Sign::new::<Sha256>(), digest, sig)
+                .map_err(|_| "crypto/rsa: verification error".to_owned()),
+        }
+    }
+
     /// Checks `sig` over `payload`; the error is sigstore-go's text for this key type.
     fn check(&self, payload: &[u8], sig: &[u8]) -> Result<(), String> {
         match &self.kind {

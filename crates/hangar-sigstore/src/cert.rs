@@ -223,6 +223,14 @@ impl Leaf {
     }
 }
 
+/// Whether a certificate names itself as its issuer (a root, or a self-signed leaf).
+pub(crate) fn is_self_issued(der: &[u8]) -> bool {
+    Certificate::from_der(der).is_ok_and(|c| {
+        let t = c.tbs_certificate();
+        t.subject().to_der().ok() == t.issuer().to_der().ok()
+    })
+}
+
 /// The issuer certificate's DER SubjectPublicKeyInfo.
 pub(crate) fn spki_of(cert_der: &[u8]) -> Option<Vec<u8>> {
     Certificate::from_der(cert_der)

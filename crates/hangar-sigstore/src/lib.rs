@@ -26,9 +26,11 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod bundle;
 mod cert;
 mod der;
 mod identity;
+mod merkle;
 mod rekor;
 mod sct;
 mod time;
@@ -39,6 +41,7 @@ use std::sync::Mutex;
 
 use sha2::{Digest as _, Sha256};
 
+pub use bundle::{Artifact, BundleSigner, BundleVerified, verify_bundle};
 pub use cert::{ChainError, GithubClaims, Leaf};
 pub use identity::{CertificateIdentity, Matcher};
 pub use rekor::LogEntry;
@@ -154,31 +157,11 @@ pub fn verify_cosign(
     })?;
     let entry = rekor::verify_set(bundle, root).map_err(KeylessError::Tlog)?;
     let time = entry.integrated_time;
-    let key = (Sha256::digest(leaf_der).into(), time, policy.require_sct);
-    let cached = cache.and_then(|c| {
-        c.verified
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&key)
-            .cloned()
-    });
-    let ca_index = match cached {
-        Some(r) => r?,
-        None => {
-            let r = chain_and_sct(&leaf, root, time, policy.require_sct);
-            if let Some(c) = cache {
-                c.verified
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .insert(key, r.clone());
-            }
-            r?
-        }
-    };
+    let ca_index = chain_and_sct_cached(&leaf, root, time, policy.require_sct, cache)?;
     rekor::check_binding(
         &entry,
         &rekor::Binding {
-            payload: sig.payload,
+            payload_sha256: Sha256::digest(sig.payload).into(),
             signature: sig.signature,
             signer: rekor::Signer::Certificate(leaf_der),
         },
@@ -198,6 +181,35 @@ pub fn verify_cosign(
         ca: root.certificate_authorities[ca_index].name.clone(),
         key: public,
     })
+}
+
+/// [`chain_and_sct`] through the run's cache: the CA index in `root`.
+pub(crate) fn chain_and_sct_cached(
+    leaf: &Leaf,
+    root: &TrustedRoot,
+    time: i64,
+    require_sct: bool,
+    cache: Option<&ChainCache>,
+) -> Result<usize, KeylessError> {
+    let key = (Sha256::digest(&leaf.der).into(), time, require_sct);
+    let lock = |c: &'_ ChainCache| {
+        c.verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+            .cloned()
+    };
+    if let Some(r) = cache.and_then(lock) {
+        return r;
+    }
+    let r = chain_and_sct(leaf, root, time, require_sct);
+    if let Some(c) = cache {
+        c.verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key, r.clone());
+    }
+    r
 }
 
 fn chain_and_sct(
@@ -231,7 +243,7 @@ pub fn verify_key_tlog(
     rekor::check_binding(
         &entry,
         &rekor::Binding {
-            payload,
+            payload_sha256: Sha256::digest(payload).into(),
             signature,
             signer: rekor::Signer::Key(key_spki),
         },

@@ -4,7 +4,6 @@
 
 use base64::Engine as _;
 use serde::Deserialize;
-use sha2::{Digest as _, Sha256};
 
 use crate::trust::TrustedRoot;
 
@@ -40,11 +39,11 @@ struct BundlePayload {
     log_id: String,
 }
 
-fn b64(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn b64(s: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD.decode(s).ok()
 }
 
-fn hex(b: &[u8]) -> String {
+pub(crate) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
@@ -54,44 +53,89 @@ pub(crate) fn verify_set(annotation: &str, root: &TrustedRoot) -> Result<LogEntr
     let b: CosignBundle = serde_json::from_str(annotation)
         .map_err(|e| format!("the Rekor bundle annotation is malformed: {e}"))?;
     let log_id = parse_hex(&b.payload.log_id).ok_or("the Rekor bundle's logID is not hex")?;
-    let log = root.tlog(&log_id).ok_or_else(|| {
-        format!(
-            "the SET is from an unknown transparency log ({})",
-            b.payload.log_id
-        )
-    })?;
-    if !log.valid_for.contains(b.payload.integrated_time) {
-        return Err(format!(
-            "the transparency log key ({}) was not valid at the entry's integrated time {}",
-            log.name,
-            crate::time::format_rfc3339(b.payload.integrated_time)
-        ));
+    let set = b64(&b.signed_entry_timestamp).ok_or("the SET is not base64")?;
+    verify_set_fields(
+        root,
+        &b.payload.body,
+        b.payload.integrated_time,
+        b.payload.log_index,
+        &log_id,
+        &set,
+    )
+}
+
+/// The SET check itself: `log_id` names a log of `root` whose key was valid at
+/// `integrated_time` and signed the canonical `{body, integratedTime, logID, logIndex}`.
+pub(crate) fn verify_set_fields(
+    root: &TrustedRoot,
+    body_b64: &str,
+    integrated_time: i64,
+    log_index: i64,
+    log_id: &[u8],
+    set: &[u8],
+) -> Result<LogEntry, String> {
+    let log = known_log(root, log_id, integrated_time)?;
+    if log_index < 0 {
+        return Err(format!("the entry's log index {log_index} is negative"));
     }
     // Canonical JSON (RFC 8785): keys sorted, no whitespace; the body is a string.
     let canonical = format!(
-        "{{\"body\":{},\"integratedTime\":{},\"logID\":{},\"logIndex\":{}}}",
-        serde_json::Value::String(b.payload.body.clone()),
-        b.payload.integrated_time,
-        serde_json::Value::String(b.payload.log_id.clone()),
-        b.payload.log_index
+        "{{\"body\":{},\"integratedTime\":{integrated_time},\"logID\":\"{}\",\"logIndex\":{log_index}}}",
+        serde_json::Value::String(body_b64.to_owned()),
+        hex(log_id),
     );
-    let set = b64(&b.signed_entry_timestamp).ok_or("the SET is not base64")?;
     log.key
-        .verify_raw(canonical.as_bytes(), &set)
+        .verify_raw(canonical.as_bytes(), set)
         .map_err(|_| format!("the SET does not verify with transparency log {}", log.name))?;
-    let body = b64(&b.payload.body).ok_or("the Rekor entry body is not base64")?;
+    entry(root, body_b64, integrated_time, log_index, log_id)
+}
+
+/// The log of `root` with `log_id`, if its key was valid at `time`.
+pub(crate) fn known_log<'r>(
+    root: &'r TrustedRoot,
+    log_id: &[u8],
+    time: i64,
+) -> Result<&'r crate::trust::LogKey, String> {
+    let log = root.tlog(log_id).ok_or_else(|| {
+        format!(
+            "the SET is from an unknown transparency log ({})",
+            hex(log_id)
+        )
+    })?;
+    if !log.valid_for.contains(time) {
+        return Err(format!(
+            "the transparency log key ({}) was not valid at the entry's integrated time {}",
+            log.name,
+            crate::time::format_rfc3339(time)
+        ));
+    }
+    Ok(log)
+}
+
+/// A [`LogEntry`] from its parts, the body decoded.
+pub(crate) fn entry(
+    root: &TrustedRoot,
+    body_b64: &str,
+    integrated_time: i64,
+    log_index: i64,
+    log_id: &[u8],
+) -> Result<LogEntry, String> {
+    let body = b64(body_b64).ok_or("the Rekor entry body is not base64")?;
     let body: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| format!("the Rekor entry body is not JSON: {e}"))?;
     Ok(LogEntry {
-        log_index: b.payload.log_index,
-        integrated_time: b.payload.integrated_time,
-        log_id: hex(&log_id),
-        log_name: log.name.clone(),
+        log_index,
+        integrated_time,
+        log_id: hex(log_id),
+        log_name: root
+            .tlog(log_id)
+            .map(|l| l.name.clone())
+            .unwrap_or_default(),
         body,
     })
 }
 
-fn parse_hex(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn parse_hex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
         return None;
     }
@@ -103,7 +147,8 @@ fn parse_hex(s: &str) -> Option<Vec<u8>> {
 
 /// What the entry must be bound to.
 pub(crate) struct Binding<'a> {
-    pub(crate) payload: &'a [u8],
+    /// SHA-256 of the signed artifact (the payload).
+    pub(crate) payload_sha256: [u8; 32],
     pub(crate) signature: &'a [u8],
     /// The leaf certificate's DER, or the key's DER SubjectPublicKeyInfo.
     pub(crate) signer: Signer<'a>,
@@ -129,7 +174,7 @@ pub(crate) fn check_binding(entry: &LogEntry, b: &Binding<'_>) -> Result<(), Str
         .as_str()
         .unwrap_or_default();
     let value = spec["data"]["hash"]["value"].as_str().unwrap_or_default();
-    if algorithm != "sha256" || value != hex(&Sha256::digest(b.payload)) {
+    if algorithm != "sha256" || value != hex(&b.payload_sha256) {
         return Err("the transparency log entry names another payload digest".into());
     }
     let sig = spec["signature"]["content"].as_str().and_then(b64);
@@ -140,15 +185,20 @@ pub(crate) fn check_binding(entry: &LogEntry, b: &Binding<'_>) -> Result<(), Str
         .as_str()
         .and_then(b64)
         .unwrap_or_default();
-    match b.signer {
+    check_signer(&pem, &b.signer)
+}
+
+/// The PEM `pem` (from a log entry) names `signer`: its first certificate, or its key.
+pub(crate) fn check_signer(pem: &[u8], signer: &Signer<'_>) -> Result<(), String> {
+    match *signer {
         Signer::Certificate(der) => {
-            let certs = crate::der::pem_blocks(&pem, "CERTIFICATE").unwrap_or_default();
+            let certs = crate::der::pem_blocks(pem, "CERTIFICATE").unwrap_or_default();
             if certs.first().map(Vec::as_slice) != Some(der) {
                 return Err("the transparency log entry names another certificate".into());
             }
         }
         Signer::Key(spki) => {
-            let keys = crate::der::pem_blocks(&pem, "PUBLIC KEY").unwrap_or_default();
+            let keys = crate::der::pem_blocks(pem, "PUBLIC KEY").unwrap_or_default();
             if keys.first().map(Vec::as_slice) != Some(spki) {
                 return Err("the transparency log entry names another public key".into());
             }

@@ -166,6 +166,10 @@ fn valid_for(v: Option<&ValidForJson>, at: &str) -> Result<ValidFor, TrustError>
     let Some(v) = v else {
         return Ok(ValidFor::ALWAYS);
     };
+    if v.start.is_none() {
+        // protobuf-specs: a validity window always has a start.
+        return Err(err(format!("{at}: validFor has no start")));
+    }
     let time = |s: &Option<String>, which: &str| -> Result<Option<i64>, TrustError> {
         s.as_deref()
             .map(|t| {
@@ -209,7 +213,14 @@ impl TrustedRoot {
                         return Err(err(format!("{at}: hash algorithm {h} is not supported")));
                     }
                     let der = b64(&l.public_key.raw_bytes, &format!("{at}.publicKey.rawBytes"))?;
-                    let key = PublicKey::from_spki_der(&der).map_err(|e| {
+                    let details = l.public_key.key_details.as_deref().unwrap_or_default();
+                    // PKCS1_RSA_* keys are a bare RSAPublicKey; every other type is PKIX.
+                    let parsed = if details.starts_with("PKCS1_RSA_") {
+                        PublicKey::from_pem(crate::der::pem("RSA PUBLIC KEY", &der).as_bytes())
+                    } else {
+                        PublicKey::from_spki_der(&der)
+                    };
+                    let key = parsed.map_err(|e| {
                         err(format!(
                             "{at}: public key ({}): {e}",
                             l.public_key

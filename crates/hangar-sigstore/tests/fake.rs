@@ -478,3 +478,67 @@ fn trusted_root_errors_name_the_problem() {
     .expect("BYO PKI");
     assert!(root.add_pem_ca("x", b"nothing", b"").is_err());
 }
+
+#[test]
+fn keyless_dsse_bundles_with_inclusion_proofs() {
+    use hangar_sigstore::{Artifact, BundleSigner, verify_bundle};
+    use hangar_testkit::sigstore::ProofDefect;
+    let fake = FakeSigstore::new();
+    let root = TrustedRoot::from_json(fake.trusted_root_json().as_bytes()).expect("root");
+    let subject = [7u8; 32];
+    let subject_hex: String = subject.iter().map(|b| format!("{b:02x}")).collect();
+    let leaf = fake.issue(&LeafSpec::email(EMAIL, ISSUER, T));
+    let policy = email_policy();
+    let check = |bundle: &str, artifact: [u8; 32]| {
+        verify_bundle(
+            &root,
+            bundle.as_bytes(),
+            Artifact::Sha256(artifact),
+            BundleSigner::Keyless(&policy),
+            None,
+        )
+    };
+    for index in [0, 3, 6] {
+        let spec = EntrySpec {
+            log_index: index,
+            ..entry()
+        };
+        let good = fake.dsse_bundle(&subject_hex, &leaf, &spec, ProofDefect::None);
+        let v = check(&good, subject).expect("verifies");
+        assert_eq!(v.log_entry.integrated_time, T);
+        assert!(v.dsse.is_some());
+        assert_eq!(v.certificate.expect("keyless").sans, [EMAIL]);
+    }
+    let good = fake.dsse_bundle(&subject_hex, &leaf, &entry(), ProofDefect::None);
+    let e = check(&good, [8u8; 32]).expect_err("another artifact");
+    assert!(
+        e.to_string()
+            .contains("does not name the artifact's digest"),
+        "{e}"
+    );
+    for (defect, want) in [
+        (
+            ProofDefect::Missing,
+            "needs an inclusion proof (an inclusion promise alone is not enough)",
+        ),
+        (
+            ProofDefect::WrongHash,
+            "the inclusion proof does not lead to its root hash",
+        ),
+        (
+            ProofDefect::CheckpointByOtherKey,
+            "the checkpoint signature does not verify",
+        ),
+    ] {
+        let bad = fake.dsse_bundle(&subject_hex, &leaf, &entry(), defect);
+        let e = check(&bad, subject).expect_err(want);
+        assert!(e.to_string().contains(want), "{want}: {e}");
+    }
+    let unknown = EntrySpec {
+        unknown_log: true,
+        ..entry()
+    };
+    let bad = fake.dsse_bundle(&subject_hex, &leaf, &unknown, ProofDefect::None);
+    let e = check(&bad, subject).expect_err("unknown log");
+    assert!(e.to_string().contains("unknown transparency log"), "{e}");
+}

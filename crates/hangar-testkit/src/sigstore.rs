@@ -576,3 +576,176 @@ impl FakeSigstore {
             .map(|_| ())
     }
 }
+
+fn merkle_leaf(entry: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update([0u8]);
+    h.update(entry);
+    h.finalize().into()
+}
+
+fn merkle_node(l: &[u8; 32], r: &[u8; 32]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update([1u8]);
+    h.update(l);
+    h.update(r);
+    h.finalize().into()
+}
+
+/// RFC 6962 Merkle tree hash of `leaves`.
+fn merkle_root(leaves: &[[u8; 32]]) -> [u8; 32] {
+    match leaves.len() {
+        0 => Sha256::digest([]).into(),
+        1 => leaves[0],
+        n => {
+            let k = n.next_power_of_two() / 2;
+            merkle_node(&merkle_root(&leaves[..k]), &merkle_root(&leaves[k..]))
+        }
+    }
+}
+
+/// RFC 6962 audit path of leaf `i`.
+fn merkle_proof(leaves: &[[u8; 32]], i: usize) -> Vec<[u8; 32]> {
+    if leaves.len() <= 1 {
+        return Vec::new();
+    }
+    let k = leaves.len().next_power_of_two() / 2;
+    if i < k {
+        let mut p = merkle_proof(&leaves[..k], i);
+        p.push(merkle_root(&leaves[k..]));
+        p
+    } else {
+        let mut p = merkle_proof(&leaves[k..], i - k);
+        p.push(merkle_root(&leaves[..k]));
+        p
+    }
+}
+
+/// What a bundle's inclusion proof gets wrong.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProofDefect {
+    /// Nothing.
+    #[default]
+    None,
+    /// No inclusion proof at all (only the promise).
+    Missing,
+    /// One proof hash flipped.
+    WrongHash,
+    /// The checkpoint signed by another key (with the log's key hint).
+    CheckpointByOtherKey,
+}
+
+impl FakeSigstore {
+    /// A Sigstore bundle v0.3 as cosign v3 attaches to an image: a DSSE envelope over an
+    /// in-toto statement (predicate `https://sigstore.dev/cosign/sign/v1`, subject
+    /// `sha256:<subject_hex>`), signed by `leaf`, logged as a `dsse` 0.0.1 entry with an SET
+    /// and an inclusion proof (entry `log_index` of a 7-leaf tree) to a signed checkpoint.
+    pub fn dsse_bundle(
+        &self,
+        subject_hex: &str,
+        leaf: &Leaf,
+        entry: &EntrySpec,
+        proof: ProofDefect,
+    ) -> String {
+        let statement = serde_json::json!({
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": "image", "digest": {"sha256": subject_hex}}],
+            "predicateType": "https://sigstore.dev/cosign/sign/v1",
+            "predicate": {},
+        })
+        .to_string();
+        let payload_type = "application/vnd.in-toto+json";
+        let mut pae = format!(
+            "DSSEv1 {} {payload_type} {} ",
+            payload_type.len(),
+            statement.len()
+        )
+        .into_bytes();
+        pae.extend_from_slice(statement.as_bytes());
+        let sig = leaf.sign(&pae);
+        let envelope = serde_json::json!({
+            "payload": b64(statement.as_bytes()),
+            "payloadType": payload_type,
+            "signatures": [{"sig": b64(&sig), "keyid": ""}],
+        });
+        let body = serde_json::json!({
+            "apiVersion": "0.0.1",
+            "kind": "dsse",
+            "spec": {
+                "envelopeHash": {"algorithm": "sha256", "value": hex(&Sha256::digest(envelope.to_string().as_bytes()))},
+                "payloadHash": {"algorithm": "sha256", "value": hex(&Sha256::digest(statement.as_bytes()))},
+                "signatures": [{"signature": b64(&sig), "verifier": b64(leaf.pem().as_bytes())}],
+            },
+        })
+        .to_string();
+        let body_b64 = b64(body.as_bytes());
+        let log = if entry.unknown_log {
+            &self.rogue_log
+        } else {
+            &self.rekor
+        };
+        let log_id = log.log_id();
+        let canonical = format!(
+            "{{\"body\":\"{body_b64}\",\"integratedTime\":{},\"logID\":\"{}\",\"logIndex\":{}}}",
+            entry.integrated_time,
+            hex(&log_id),
+            entry.log_index
+        );
+        let set = log.sign(canonical.as_bytes());
+        // A small tree around our entry.
+        let size = 7usize;
+        let index = (entry.log_index as usize) % size;
+        let leaves: Vec<[u8; 32]> = (0..size)
+            .map(|i| {
+                if i == index {
+                    merkle_leaf(body.as_bytes())
+                } else {
+                    merkle_leaf(format!("other entry {i}").as_bytes())
+                }
+            })
+            .collect();
+        let root = merkle_root(&leaves);
+        let mut hashes = merkle_proof(&leaves, index);
+        if proof == ProofDefect::WrongHash {
+            hashes[0][0] ^= 1;
+        }
+        let note = format!("rekor.testkit.invalid - 42\n{size}\n{}\n", b64(&root));
+        let signer = if proof == ProofDefect::CheckpointByOtherKey {
+            &self.rogue_log
+        } else {
+            log
+        };
+        let mut sig_blob = log_id[..4].to_vec();
+        sig_blob.extend(signer.sign(note.as_bytes()));
+        let checkpoint = format!(
+            "{note}\n\u{2014} rekor.testkit.invalid {}\n",
+            b64(&sig_blob)
+        );
+        let mut tlog = serde_json::json!({
+            "logIndex": entry.log_index.to_string(),
+            "logId": {"keyId": b64(&log_id)},
+            "kindVersion": {"kind": "dsse", "version": "0.0.1"},
+            "integratedTime": entry.integrated_time.to_string(),
+            "inclusionPromise": {"signedEntryTimestamp": b64(&set)},
+            "canonicalizedBody": body_b64,
+        });
+        if proof != ProofDefect::Missing {
+            tlog["inclusionProof"] = serde_json::json!({
+                "logIndex": index.to_string(),
+                "rootHash": b64(&root),
+                "treeSize": size.to_string(),
+                "hashes": hashes.iter().map(|h| b64(h)).collect::<Vec<_>>(),
+                "checkpoint": {"envelope": checkpoint},
+            });
+        }
+        serde_json::json!({
+            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "verificationMaterial": {
+                "certificate": {"rawBytes": b64(&leaf.der)},
+                "tlogEntries": [tlog],
+            },
+            "dsseEnvelope": envelope,
+        })
+        .to_string()
+    }
+}

@@ -136,6 +136,11 @@ fn check_one(
         .client
         .get_blob(repository, &blob_digest, SIGNATURE_SIZE_LIMIT, deadline)
         .map_err(|e| Rejection::new(Error, format!("fetching sigstore bundle: {e}")))?;
+    if let Some(trust) = v.sigstore.filter(|t| t.keyless.is_some())
+        && has_certificate(&bytes)
+    {
+        return keyless_bundle(v, &trust, &bytes, digest).map_err(invalid);
+    }
     let verified = verify_bundle(v.keys, &bytes).map_err(|e| invalid(e.to_string()))?;
     if !verified.subject_digests().contains(digest) {
         let named: Vec<String> = verified
@@ -148,6 +153,44 @@ fn check_one(
             named.join(", ")
         )));
     }
+    // With trust material, the bundle's log entry is verified too: required under -k;
+    // otherwise an entry from a log the trust does not know (or evidence hangar cannot
+    // check yet) is ignored, and any other defect refuses the signature.
+    let tlog = match v.sigstore {
+        Some(trust) => {
+            let key = v
+                .keys
+                .iter()
+                .find(|k| k.fingerprint() == verified.key_fingerprint())
+                .ok_or_else(|| invalid("the verifying key is not among the trusted keys".into()))?;
+            let checked = match artifact(digest) {
+                Some(sha) => hangar_sigstore::verify_bundle(
+                    trust.root,
+                    &bytes,
+                    hangar_sigstore::Artifact::Sha256(sha),
+                    hangar_sigstore::BundleSigner::Key(key),
+                    trust.chains,
+                ),
+                None => Err(hangar_sigstore::KeylessError::Tlog(
+                    "only sha256 image digests can be checked against a log entry".into(),
+                )),
+            };
+            match checked {
+                Ok(b) => Some(crate::TlogSummary::of(&b.log_entry)),
+                Err(e) if trust.require_tlog => {
+                    return Err(invalid(format!("transparency log entry refused: {e}")));
+                }
+                Err(hangar_sigstore::KeylessError::Tlog(why))
+                    if why.contains("unknown transparency log") || why.contains("cannot be") =>
+                {
+                    None
+                }
+                Err(hangar_sigstore::KeylessError::SigningTime(_)) => None,
+                Err(e) => return Err(invalid(format!("transparency log entry refused: {e}"))),
+            }
+        }
+        None => None,
+    };
     if !v.accept_unnamed_signatures {
         return Err(invalid(format!(
             "valid signature by key {}, but a bundle names no repository to check against the identity rule; accept such signatures with --accept-unnamed-signatures",
@@ -156,10 +199,86 @@ fn check_one(
     }
     Ok(Accepted {
         certificate: None,
-        tlog: None,
+        tlog,
         identity: None,
         format: SignatureFormat::Bundle,
         key_fingerprint: verified.key_fingerprint().to_owned(),
         key_algorithm: verified.key_algorithm().to_owned(),
+    })
+}
+
+/// The SHA-256 bytes of a `sha256:` digest: the artifact a cosign v3 image bundle signs is
+/// the manifest itself.
+fn artifact(digest: &Digest) -> Option<[u8; 32]> {
+    let hex = digest.to_string();
+    let hex = hex.strip_prefix("sha256:")?;
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// Whether a bundle's verification material is a certificate (keyless).
+fn has_certificate(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(bytes).is_ok_and(|b| {
+        let m = &b["verificationMaterial"];
+        !m["certificate"].is_null() || !m["x509CertificateChain"].is_null()
+    })
+}
+
+/// A keyless cosign v3 bundle: everything hangar-sigstore checks (log entry, chain, SCT,
+/// binding, identity, DSSE signature, subject = this digest), then cosign's predicate.
+fn keyless_bundle(
+    v: &Validator<'_>,
+    trust: &crate::SigstoreTrust<'_>,
+    bytes: &[u8],
+    digest: &Digest,
+) -> Result<Accepted, String> {
+    let policy = trust
+        .keyless
+        .ok_or("keyless signatures are not trusted here")?;
+    let sha = artifact(digest).ok_or("only sha256 image digests can be checked keylessly")?;
+    let b = hangar_sigstore::verify_bundle(
+        trust.root,
+        bytes,
+        hangar_sigstore::Artifact::Sha256(sha),
+        hangar_sigstore::BundleSigner::Keyless(policy),
+        trust.chains,
+    )
+    .map_err(|e| format!("keyless signature refused: {e}"))?;
+    let (_, statement) = b
+        .dsse
+        .as_ref()
+        .ok_or("a cosign image bundle must carry a DSSE envelope")?;
+    let predicate = serde_json::from_slice::<serde_json::Value>(statement)
+        .ok()
+        .and_then(|s| s["predicateType"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    if predicate != hangar_signature::COSIGN_SIGN_PREDICATE {
+        return Err(format!(
+            "predicateType {predicate:?} is not an image signature ({})",
+            hangar_signature::COSIGN_SIGN_PREDICATE
+        ));
+    }
+    let cert = b.certificate.ok_or("no certificate")?;
+    if !v.accept_unnamed_signatures {
+        return Err(format!(
+            "valid keyless signature by {:?}, but a bundle names no repository to check against the identity rule; accept such signatures with --accept-unnamed-signatures",
+            cert.sans
+        ));
+    }
+    Ok(Accepted {
+        identity: None,
+        format: SignatureFormat::Bundle,
+        key_fingerprint: cert.key.fingerprint().to_owned(),
+        key_algorithm: cert.key.algorithm(),
+        tlog: Some(crate::TlogSummary::of(&b.log_entry)),
+        certificate: Some(crate::CertificateSummary {
+            sans: cert.sans,
+            issuer: cert.issuer,
+            github: cert.github,
+            ca: cert.ca,
+        }),
     })
 }

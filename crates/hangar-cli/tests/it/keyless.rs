@@ -479,3 +479,74 @@ fn setup_rules_for_keyless_and_k() {
         run.stderr
     );
 }
+
+#[test]
+fn keyless_cosign_v3_bundles_through_the_referrers() {
+    use hangar_testkit::sigstore::ProofDefect;
+    let lab = lab("keyless-v3");
+    let t = now();
+    let a = lab.addr().to_owned();
+    let digest = seed::push_image(&a, "v3/app", "v1", "v3").unwrap_or_else(|e| panic!("{e}"));
+    let hex = digest.strip_prefix("sha256:").expect("sha256");
+    let leaf = lab.fake.issue(&LeafSpec::email(EMAIL, ISSUER, t));
+    let bundle = lab
+        .fake
+        .dsse_bundle(hex, &leaf, &entry(t), ProofDefect::None);
+    let (m, size) = seed::push_bundle(&a, "v3/app", &digest, bundle.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    seed::push_referrers_tag(
+        &a,
+        "v3/app",
+        &digest,
+        &[(m, size, hangar_signature::BUNDLE_MEDIA_TYPE.into())],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let list = format!("{a}/v3/app:v1\n");
+    let mut flags = KEYLESS.to_vec();
+    flags.extend(["--accept-unnamed-signatures", "--report", "report.json"]);
+    let run = lab.validate(&list, &flags);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(lab.dir.path().join("report.json")).expect("report"),
+    )
+    .expect("json");
+    assert_report_schema(&report);
+    let p = &report["lines"][0]["platforms"][0];
+    assert_eq!(p["signature_format"], "sigstore-bundle", "{p}");
+    assert_eq!(p["certificate"]["sans"], serde_json::json!([EMAIL]), "{p}");
+    assert_eq!(p["tlog"]["log_index"], 7, "{p}");
+    // Without the flag the valid bundle is found and reported, not accepted.
+    let run = lab.validate(&list, KEYLESS);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("valid keyless signature by [\"release@example.com\"]"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("--accept-unnamed-signatures"),
+        "{}",
+        run.stderr
+    );
+    // Another identity: refused by the identity check.
+    let run = lab.validate(
+        &list,
+        &[
+            "--trusted-root",
+            "root.json",
+            "--certificate-identity",
+            "other@example.com",
+            "--certificate-oidc-issuer",
+            ISSUER,
+            "--accept-unnamed-signatures",
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("certificate identity: subject alternative name"),
+        "{}",
+        run.stderr
+    );
+}

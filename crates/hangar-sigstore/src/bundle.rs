@@ -1,0 +1,515 @@
+//! Sigstore bundles (v0.1–v0.3, protobuf-specs `Bundle` in JSON) verified over an artifact:
+//! a message signature or a DSSE envelope, by a Fulcio certificate or a known key, with one
+//! Rekor entry (a v0.1 bundle needs its inclusion promise, v0.2 and later an inclusion
+//! proof with a signed checkpoint, as sigstore-go requires).
+//!
+//! Not yet: RFC 3161 timestamps and Rekor v2 entries. A bundle that carries either is
+//! refused (fail closed), never accepted on the strength of its other parts.
+
+use base64::Engine as _;
+use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
+
+use crate::cert::Leaf;
+use crate::rekor::{self, LogEntry, Signer};
+use crate::trust::TrustedRoot;
+use crate::{ChainCache, KeylessError, KeylessPolicy, chain_and_sct_cached};
+
+const MEDIA_TYPES: &[(&str, u8)] = &[
+    ("application/vnd.dev.sigstore.bundle+json;version=0.1", 1),
+    ("application/vnd.dev.sigstore.bundle+json;version=0.2", 2),
+    ("application/vnd.dev.sigstore.bundle+json;version=0.3", 3),
+    ("application/vnd.dev.sigstore.bundle.v0.3+json", 3),
+];
+
+/// What was signed.
+#[derive(Debug, Clone, Copy)]
+pub enum Artifact<'a> {
+    /// The artifact's bytes.
+    Bytes(&'a [u8]),
+    /// Only its SHA-256 (enough for ECDSA and RSA message signatures and for DSSE
+    /// statements; an Ed25519 message signature needs the bytes).
+    Sha256([u8; 32]),
+}
+
+impl Artifact<'_> {
+    fn sha256(&self) -> [u8; 32] {
+        match self {
+            Artifact::Bytes(b) => Sha256::digest(b).into(),
+            Artifact::Sha256(d) => *d,
+        }
+    }
+}
+
+/// Who may have signed a bundle.
+#[derive(Debug, Clone, Copy)]
+pub enum BundleSigner<'a> {
+    /// A Fulcio certificate accepted by these rules.
+    Keyless(&'a KeylessPolicy),
+    /// This key (a bundle whose verification material is a public key hint).
+    Key(&'a hangar_signature::PublicKey),
+}
+
+/// A bundle that passed every check.
+#[derive(Debug, Clone)]
+pub struct BundleVerified {
+    /// The verified log entry; its integrated time is the signing time.
+    pub log_entry: LogEntry,
+    /// For a keyless bundle: the certificate's SANs, issuer, GitHub claims and CA.
+    pub certificate: Option<crate::KeylessVerified>,
+    /// For a DSSE bundle: its payload type and payload (the in-toto statement).
+    pub dsse: Option<(String, Vec<u8>)>,
+}
+
+fn b64(s: &str, what: &str) -> Result<Vec<u8>, KeylessError> {
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .map_err(|e| KeylessError::Certificate(format!("{what} is not base64: {e}")))
+}
+
+/// A protobuf int64 in JSON: a string or a number.
+fn int(v: &serde_json::Value, what: &str) -> Result<i64, KeylessError> {
+    match v {
+        serde_json::Value::String(s) => s.parse().ok(),
+        serde_json::Value::Number(n) => n.as_i64(),
+        _ => None,
+    }
+    .ok_or_else(|| KeylessError::Tlog(format!("{what} is not an integer")))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BundleJson {
+    media_type: String,
+    verification_material: MaterialJson,
+    #[serde(default)]
+    message_signature: Option<MessageSignatureJson>,
+    #[serde(default)]
+    dsse_envelope: Option<DsseJson>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MaterialJson {
+    #[serde(default)]
+    x509_certificate_chain: Option<ChainJson>,
+    #[serde(default)]
+    certificate: Option<RawJson>,
+    #[serde(default)]
+    public_key: Option<serde_json::Value>,
+    #[serde(default)]
+    tlog_entries: Vec<serde_json::Value>,
+    #[serde(default)]
+    timestamp_verification_data: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct ChainJson {
+    #[serde(default)]
+    certificates: Vec<RawJson>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawJson {
+    raw_bytes: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MessageSignatureJson {
+    #[serde(default)]
+    message_digest: Option<DigestJson>,
+    signature: String,
+}
+
+#[derive(Deserialize)]
+struct DigestJson {
+    algorithm: String,
+    digest: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DsseJson {
+    payload: String,
+    payload_type: String,
+    signatures: Vec<DsseSignatureJson>,
+}
+
+#[derive(Deserialize)]
+struct DsseSignatureJson {
+    sig: String,
+}
+
+/// DSSE's pre-authentication encoding.
+fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "DSSEv1 {} {payload_type} {} ",
+        payload_type.len(),
+        payload.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Verifies a Sigstore bundle (JSON bytes) over `artifact` with `root` and `signer`, in
+/// sigstore-go's order: the bundle's shape and version, the log entry (SET by a known log
+/// valid at the integrated time; for v0.2 and later an inclusion proof to a checkpoint
+/// signed by that log), the certificate at the signing time (chain, EKU, SCT) or the key,
+/// the entry's binding to this signature, artifact and signer, the identity rules, then the
+/// signature (a message signature over the artifact, or the DSSE envelope and its in-toto
+/// subject naming the artifact's digest).
+pub fn verify_bundle(
+    root: &TrustedRoot,
+    bundle: &[u8],
+    artifact: Artifact<'_>,
+    signer: BundleSigner<'_>,
+    cache: Option<&ChainCache>,
+) -> Result<BundleVerified, KeylessError> {
+    let shape = |m: String| KeylessError::Certificate(format!("bundle: {m}"));
+    let b: BundleJson =
+        serde_json::from_slice(bundle).map_err(|e| shape(format!("not a Sigstore bundle: {e}")))?;
+    let version = MEDIA_TYPES
+        .iter()
+        .find(|(m, _)| *m == b.media_type)
+        .map(|(_, v)| *v)
+        .ok_or_else(|| shape(format!("unsupported bundle media type {:?}", b.media_type)))?;
+    let m = &b.verification_material;
+    if m.timestamp_verification_data
+        .as_ref()
+        .and_then(|t| t["rfc3161Timestamps"].as_array())
+        .is_some_and(|a| !a.is_empty())
+    {
+        return Err(KeylessError::SigningTime(
+            "the bundle carries RFC 3161 timestamps, which hangar cannot verify yet: refused rather than trusted unchecked".into(),
+        ));
+    }
+    // The signer's material.
+    if let Some(chain) = &m.x509_certificate_chain {
+        for c in &chain.certificates {
+            if crate::cert::is_self_issued(&b64(&c.raw_bytes, "a chain certificate")?) {
+                return Err(shape(
+                    "the certificate chain contains a root certificate: roots come only from the trust material".into(),
+                ));
+            }
+        }
+    }
+    let leaf_der = match (&m.x509_certificate_chain, &m.certificate, &m.public_key) {
+        (Some(chain), None, None) if version < 3 => Some(b64(
+            &chain
+                .certificates
+                .first()
+                .ok_or_else(|| shape("an empty certificate chain".into()))?
+                .raw_bytes,
+            "the certificate",
+        )?),
+        (None, Some(cert), None) if version >= 3 => Some(b64(&cert.raw_bytes, "the certificate")?),
+        (None, None, Some(_)) => None,
+        _ => {
+            return Err(shape(
+                "the verification material is not one certificate (or chain) or one public key"
+                    .into(),
+            ));
+        }
+    };
+    // The log entry.
+    let [tlog] = m.tlog_entries.as_slice() else {
+        return Err(KeylessError::SigningTime(format!(
+            "the bundle must carry exactly one transparency log entry, it has {}",
+            m.tlog_entries.len()
+        )));
+    };
+    let entry = verify_tlog_entry(root, tlog, version)?;
+    let time = entry.integrated_time;
+    // The signer.
+    let (signer_ref, keyless, key) = match (signer, &leaf_der) {
+        (BundleSigner::Keyless(policy), Some(der)) => {
+            let leaf = Leaf::from_der(der).map_err(KeylessError::Certificate)?;
+            let ca = chain_and_sct_cached(&leaf, root, time, policy.require_sct, cache)?;
+            let key = hangar_signature::PublicKey::from_spki_der(&leaf.spki)
+                .map_err(|e| KeylessError::Certificate(format!("the certificate's key: {e}")))?;
+            (Signer::Certificate(der), Some((leaf, ca, policy)), key)
+        }
+        (BundleSigner::Key(k), None) => (Signer::Key(k.spki_der()), None, k.clone()),
+        (BundleSigner::Keyless(_), None) => {
+            return Err(KeylessError::Certificate(
+                "the bundle is signed by a key, and no key was given to verify it".into(),
+            ));
+        }
+        (BundleSigner::Key(_), Some(_)) => {
+            return Err(KeylessError::Certificate(
+                "the bundle is signed keylessly (a certificate), not by the given key".into(),
+            ));
+        }
+    };
+    let digest = artifact.sha256();
+    // Binding, then the signature itself.
+    let dsse = match (&b.message_signature, &b.dsse_envelope) {
+        (Some(ms), None) => {
+            let sig = b64(&ms.signature, "the signature")
+                .map_err(|e| KeylessError::Signature(e.to_string()))?;
+            if let Some(md) = &ms.message_digest {
+                let claimed = b64(&md.digest, "the message digest")?;
+                if md.algorithm != "SHA2_256" || claimed != digest {
+                    return Err(KeylessError::Signature(
+                        "the bundle's message digest is not the artifact's SHA-256".into(),
+                    ));
+                }
+            }
+            rekor::check_binding(
+                &entry,
+                &rekor::Binding {
+                    payload_sha256: digest,
+                    signature: &sig,
+                    signer: signer_ref,
+                },
+            )
+            .map_err(KeylessError::Binding)?;
+            if let Some((leaf, _, policy)) = &keyless {
+                crate::identity::check(&policy.identities, leaf).map_err(KeylessError::Identity)?;
+            }
+            match artifact {
+                Artifact::Bytes(bytes) => key.verify_raw(bytes, &sig),
+                Artifact::Sha256(d) => key.verify_sha256_digest(&d, &sig),
+            }
+            .map_err(KeylessError::Signature)?;
+            None
+        }
+        (None, Some(env)) => {
+            let payload = b64(&env.payload, "the DSSE payload")?;
+            let [one] = env.signatures.as_slice() else {
+                return Err(KeylessError::Signature(format!(
+                    "the DSSE envelope must carry exactly one signature, it has {}",
+                    env.signatures.len()
+                )));
+            };
+            let sig = b64(&one.sig, "the DSSE signature")?;
+            check_dsse_binding(&entry, &payload, &sig, &signer_ref)?;
+            if let Some((leaf, _, policy)) = &keyless {
+                crate::identity::check(&policy.identities, leaf).map_err(KeylessError::Identity)?;
+            }
+            key.verify_raw(&pae(&env.payload_type, &payload), &sig)
+                .map_err(KeylessError::Signature)?;
+            check_statement_subject(&env.payload_type, &payload, &digest)?;
+            Some((env.payload_type.clone(), payload))
+        }
+        _ => {
+            return Err(shape(
+                "the bundle must carry exactly one of a message signature and a DSSE envelope"
+                    .into(),
+            ));
+        }
+    };
+    let certificate = keyless.map(|(leaf, ca, _)| crate::KeylessVerified {
+        sans: leaf.sans,
+        issuer: leaf.issuer,
+        github: leaf.github,
+        log_entry: entry.clone(),
+        ca: root.certificate_authorities[ca].name.clone(),
+        key: key.clone(),
+    });
+    Ok(BundleVerified {
+        log_entry: entry,
+        certificate,
+        dsse,
+    })
+}
+
+/// The bundle's tlog entry: known log valid at the integrated time, kind and version that
+/// match the body, an SET (required for v0.1), an inclusion proof to a checkpoint the log
+/// signed (required from v0.2 on). The signing time is the integrated time only when the
+/// SET vouches for it.
+fn verify_tlog_entry(
+    root: &TrustedRoot,
+    t: &serde_json::Value,
+    version: u8,
+) -> Result<LogEntry, KeylessError> {
+    let err = KeylessError::Tlog;
+    let log_index = int(&t["logIndex"], "the entry's logIndex")?;
+    let integrated_time = int(&t["integratedTime"], "the entry's integratedTime")?;
+    let log_id = t["logId"]["keyId"]
+        .as_str()
+        .and_then(rekor::b64)
+        .ok_or_else(|| err("the entry has no logId".into()))?;
+    let body_b64 = t["canonicalizedBody"]
+        .as_str()
+        .ok_or_else(|| err("the entry has no canonicalizedBody".into()))?;
+    let body = rekor::b64(body_b64).ok_or_else(|| err("the entry body is not base64".into()))?;
+    let kind = t["kindVersion"]["kind"].as_str().unwrap_or_default();
+    let kind_version = t["kindVersion"]["version"].as_str().unwrap_or_default();
+    match (kind, kind_version) {
+        ("hashedrekord", "0.0.1") | ("dsse", "0.0.1") => {}
+        (k, v) => {
+            return Err(err(format!(
+                "{k} {v} entries (Rekor v2 or other kinds) cannot be verified yet: refused"
+            )));
+        }
+    }
+    if log_index < 0 {
+        return Err(err(format!(
+            "the entry's log index {log_index} is negative"
+        )));
+    }
+    let set = t["inclusionPromise"]["signedEntryTimestamp"].as_str();
+    let entry = match set {
+        Some(set) => {
+            let set = rekor::b64(set).ok_or_else(|| err("the SET is not base64".into()))?;
+            rekor::verify_set_fields(root, body_b64, integrated_time, log_index, &log_id, &set)
+                .map_err(err)?
+        }
+        None if version < 2 => {
+            return Err(err("a v0.1 bundle needs an inclusion promise (SET)".into()));
+        }
+        None => {
+            return Err(KeylessError::SigningTime(
+                "no signed entry timestamp and no trusted timestamp: the signing time is not verified".into(),
+            ));
+        }
+    };
+    let body_json: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| err(format!("the entry body is not JSON: {e}")))?;
+    if body_json["kind"] != kind || body_json["apiVersion"] != kind_version {
+        return Err(KeylessError::Binding(
+            "the entry's kindVersion does not match its body".into(),
+        ));
+    }
+    match &t.get("inclusionProof") {
+        Some(p) if !p.is_null() => verify_inclusion(root, p, &log_id, &body, integrated_time)?,
+        _ if version >= 2 => {
+            return Err(err(
+                "a v0.2 or later bundle needs an inclusion proof (an inclusion promise alone is not enough)".into(),
+            ));
+        }
+        _ => {}
+    }
+    Ok(entry)
+}
+
+fn verify_inclusion(
+    root: &TrustedRoot,
+    p: &serde_json::Value,
+    log_id: &[u8],
+    body: &[u8],
+    time: i64,
+) -> Result<(), KeylessError> {
+    let err = KeylessError::Tlog;
+    let log = rekor::known_log(root, log_id, time).map_err(err)?;
+    let index = int(&p["logIndex"], "the inclusion proof's logIndex")?;
+    let size = int(&p["treeSize"], "the inclusion proof's treeSize")?;
+    let root_hash = p["rootHash"]
+        .as_str()
+        .and_then(rekor::b64)
+        .ok_or_else(|| err("the inclusion proof has no rootHash".into()))?;
+    let hashes: Vec<[u8; 32]> = p["hashes"]
+        .as_array()
+        .map(|a| a.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|h| {
+            h.as_str()
+                .and_then(rekor::b64)
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        })
+        .collect::<Option<_>>()
+        .ok_or_else(|| err("an inclusion proof hash is malformed".into()))?;
+    if index < 0 || size <= 0 {
+        return Err(err(
+            "the inclusion proof's index or size is out of range".into()
+        ));
+    }
+    let computed = crate::merkle::root_from_proof(
+        index as u64,
+        size as u64,
+        crate::merkle::leaf_hash(body),
+        &hashes,
+    )
+    .ok_or_else(|| {
+        err("the inclusion proof has the wrong shape for its index and tree size".into())
+    })?;
+    if computed.as_slice() != root_hash {
+        return Err(err(
+            "the inclusion proof does not lead to its root hash".into()
+        ));
+    }
+    let envelope = p["checkpoint"]["envelope"]
+        .as_str()
+        .ok_or_else(|| err("the inclusion proof has no checkpoint".into()))?;
+    let checkpoint = crate::merkle::verify_checkpoint(envelope, log).map_err(err)?;
+    if checkpoint.size != size as u64 || checkpoint.root != root_hash {
+        return Err(err(
+            "the checkpoint is for another tree than the inclusion proof".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A `dsse` 0.0.1 body names this envelope's payload hash and this signature by this signer.
+fn check_dsse_binding(
+    entry: &LogEntry,
+    payload: &[u8],
+    sig: &[u8],
+    signer: &Signer<'_>,
+) -> Result<(), KeylessError> {
+    let bad = KeylessError::Binding;
+    let spec = &entry.body["spec"];
+    if entry.body["kind"] != "dsse" {
+        return Err(bad(format!(
+            "a DSSE bundle's entry must be of kind dsse, not {}",
+            entry.body["kind"]
+        )));
+    }
+    let want = rekor::hex(&Sha256::digest(payload));
+    if spec["payloadHash"]["algorithm"] != "sha256" || spec["payloadHash"]["value"] != want.as_str()
+    {
+        return Err(bad(
+            "the transparency log entry names another DSSE payload".into()
+        ));
+    }
+    let signatures = spec["signatures"]
+        .as_array()
+        .map(|a| a.as_slice())
+        .unwrap_or_default();
+    let ours = signatures.iter().any(|s| {
+        s["signature"].as_str().and_then(rekor::b64).as_deref() == Some(sig)
+            && s["verifier"]
+                .as_str()
+                .and_then(rekor::b64)
+                .is_some_and(|pem| rekor::check_signer(&pem, signer).is_ok())
+    });
+    if !ours {
+        return Err(bad(
+            "the transparency log entry names another DSSE signature or signer".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// An in-toto statement's subjects must include the artifact's SHA-256.
+fn check_statement_subject(
+    payload_type: &str,
+    payload: &[u8],
+    digest: &[u8; 32],
+) -> Result<(), KeylessError> {
+    if payload_type != "application/vnd.in-toto+json" {
+        return Err(KeylessError::Signature(format!(
+            "DSSE payload type {payload_type:?} is not an in-toto statement"
+        )));
+    }
+    let statement: serde_json::Value = serde_json::from_slice(payload)
+        .map_err(|e| KeylessError::Signature(format!("the in-toto statement is not JSON: {e}")))?;
+    let want = rekor::hex(digest);
+    let named = statement["subject"]
+        .as_array()
+        .map(|a| a.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .any(|s| s["digest"]["sha256"] == want.as_str());
+    if !named {
+        return Err(KeylessError::Signature(
+            "the in-toto statement does not name the artifact's digest".into(),
+        ));
+    }
+    Ok(())
+}
