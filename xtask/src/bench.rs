@@ -24,6 +24,7 @@ struct Opts {
     rss_images: usize,
     runs: usize,
     delay_ms: u64,
+    keyless_images: usize,
 }
 
 fn parse(args: &[String]) -> Result<Opts> {
@@ -33,6 +34,7 @@ fn parse(args: &[String]) -> Result<Opts> {
         rss_images: 5000,
         runs: 3,
         delay_ms: 25,
+        keyless_images: 200,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -47,6 +49,7 @@ fn parse(args: &[String]) -> Result<Opts> {
             "--rss-images" => o.rss_images = num("--rss-images")?,
             "--runs" => o.runs = num("--runs")?.max(1),
             "--delay-ms" => o.delay_ms = num("--delay-ms")? as u64,
+            "--keyless-images" => o.keyless_images = num("--keyless-images")?,
             other => return Err(format!("unknown bench flag {other}")),
         }
     }
@@ -274,6 +277,87 @@ fn validate_args(list: &str, jobs: usize) -> Vec<String> {
         .collect()
 }
 
+/// The keyless row: `o.keyless_images` images whose platforms are signed keylessly (one
+/// fake-Sigstore certificate, an SCT and a Rekor SET per signature, as cosign signs a
+/// release), validated at `--jobs 20` from a trusted root, next to as many key-signed images
+/// of the local set.
+fn keyless_row(o: &Opts, hangar: &Path, d: &Path, addr: &str, key_signed: &[String]) -> Result {
+    use hangar_testkit::sigstore::{EntrySpec, FakeSigstore, LeafSpec};
+    let n = o.keyless_images.min(key_signed.len());
+    println!(
+        "\nSeeding {n} images × {} platforms signed keylessly...",
+        o.platforms
+    );
+    let names = seed(addr, "keyless", n, o.platforms)?;
+    let fake = FakeSigstore::new();
+    std::fs::write(d.join("trusted_root.json"), fake.trusted_root_json())
+        .map_err(|e| e.to_string())?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|t| t.as_secs() as i64)
+        .unwrap_or(0);
+    let leaf = LeafSpec::email("release@bench.example", "https://issuer.bench.example", now);
+    let entry = EntrySpec {
+        integrated_time: now,
+        log_index: 1,
+        ..EntrySpec::default()
+    };
+    for name in &names {
+        let (repo, tag) = name
+            .strip_prefix(&format!("{addr}/"))
+            .and_then(|r| r.rsplit_once(':'))
+            .ok_or("bad seeded name")?;
+        for digest in hangar_testkit::seed::index_digests(addr, repo, tag)? {
+            fake.sign_attachment(addr, repo, &digest, &leaf, Some(&entry))?;
+        }
+    }
+    std::fs::write(d.join("keyless.txt"), names.join("\n") + "\n").map_err(|e| e.to_string())?;
+    std::fs::write(d.join("keyed.txt"), key_signed[..n].join("\n") + "\n")
+        .map_err(|e| e.to_string())?;
+    let keyless = || {
+        let mut c = Command::new(hangar);
+        c.args(
+            validate_args("keyless.txt", 20)
+                .into_iter()
+                .filter(|a| a != "-p" && a != "sigstore.pub"),
+        );
+        c.args([
+            "--trusted-root",
+            "trusted_root.json",
+            "--certificate-identity",
+            "release@bench.example",
+            "--certificate-oidc-issuer",
+            "https://issuer.bench.example",
+        ]);
+        c.current_dir(d);
+        c
+    };
+    let keyed = || {
+        let mut c = Command::new(hangar);
+        c.args(validate_args("keyed.txt", 20));
+        c.current_dir(d);
+        c
+    };
+    let (tk, out) = time_runs(o.runs, keyless)?;
+    let (tp, _) = time_runs(o.runs, keyed)?;
+    let (reqs, _) = requests_in(&out).unwrap_or((0, 0));
+    println!("| signatures | jobs | lines | seconds | lines/s | requests/line | keyless / key |");
+    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| key (-p) | 20 | {n} | {:.2} | {:.0} | | |",
+        tp.as_secs_f64(),
+        n as f64 / tp.as_secs_f64()
+    );
+    println!(
+        "| keyless (certificate, SCT, SET) | 20 | {n} | {:.2} | {:.0} | {:.2} | {:.2}× |",
+        tk.as_secs_f64(),
+        n as f64 / tk.as_secs_f64(),
+        (reqs as f64 - 2.0) / n as f64,
+        tk.as_secs_f64() / tp.as_secs_f64()
+    );
+    Ok(())
+}
+
 /// `registry requests` from hangar's summary line.
 fn requests_in(summary: &str) -> Option<(u64, u64)> {
     let tail = summary.split("skipped; ").nth(1)?;
@@ -469,6 +553,10 @@ pub(crate) fn bench(args: &[String]) -> Result {
         o.platforms
     );
 
+    if o.keyless_images > 0 {
+        keyless_row(&o, &hangar, d, &addr, &sets[0].2.lines)?;
+    }
+
     // Peak RSS: the same validation with a list o.rss_images long.
     let rss = |list: &str| -> Result<u64> {
         let out = Command::new(TIME)
@@ -533,6 +621,28 @@ pub(crate) fn bench(args: &[String]) -> Result {
             .map_err(|e| e.to_string())?;
         println!(
             "Signature check (base64 + ECDSA P-256 + payload parse), {label}: {}",
+            String::from_utf8_lossy(&out.stdout).trim()
+        );
+        // A keyless check: SET, cached path and SCT, binding, identity, signature, payload.
+        let mut args = vec![
+            "build",
+            "--release",
+            "--quiet",
+            "--package",
+            "hangar-sigstore",
+            "--example",
+            "keyless_bench",
+        ];
+        if !features.is_empty() {
+            args.extend(["--features", "hangar-signature/aws-lc"]);
+        }
+        run("cargo", &args)?;
+        let out = Command::new(target.join("release/examples/keyless_bench"))
+            .arg("5000")
+            .output()
+            .map_err(|e| e.to_string())?;
+        println!(
+            "Keyless check (SET + cached chain and SCT + binding + identity + signature + payload), {label}: {}",
             String::from_utf8_lossy(&out.stdout).trim()
         );
     }

@@ -30,7 +30,15 @@ const LABELS: Labels = Labels {
 /// rule, or a policy.json.
 enum Mode {
     Keys(Vec<PublicKey>, SignedIdentity),
-    Policy(Policy, HashMap<KeySource, PublicKey>),
+    Policy(Policy, HashMap<KeySource, PublicKey>, PolicyTrusts),
+}
+
+/// The Sigstore trust each `sigstoreSigned` requirement with `fulcio`, `pki` or Rekor keys
+/// needs, keyed by the requirement's address in the loaded policy.
+type PolicyTrusts = HashMap<usize, Sigstore>;
+
+fn requirement_key(r: &Requirement) -> usize {
+    std::ptr::from_ref(r) as usize
 }
 
 /// Sigstore trust material and rules, loaded before any traffic.
@@ -38,6 +46,17 @@ struct Sigstore {
     root: TrustedRoot,
     keyless: Option<KeylessPolicy>,
     require_tlog: bool,
+}
+
+impl Sigstore {
+    fn trust<'a>(&'a self, chains: &'a ChainCache) -> SigstoreTrust<'a> {
+        SigstoreTrust {
+            root: &self.root,
+            keyless: self.keyless.as_ref(),
+            require_tlog: self.require_tlog,
+            chains: Some(chains),
+        }
+    }
 }
 
 pub(crate) fn run(args: &ValidateArgs) -> ExitCode {
@@ -53,29 +72,32 @@ pub(crate) fn run(args: &ValidateArgs) -> ExitCode {
     let cache = SignatureCache::only_for(repeated_repositories(&setup.entries));
     // A release is signed by a handful of certificates: each path is checked once.
     let chains = ChainCache::default();
-    let trust = sigstore.as_ref().map(|s| SigstoreTrust {
-        root: &s.root,
-        keyless: s.keyless.as_ref(),
-        require_tlog: s.require_tlog,
-        chains: Some(&chains),
-    });
-    let check =
-        |keys: &[PublicKey], identity: &SignedIdentity, image: &Reference, deadline: Deadline| {
-            let validator = Validator {
-                require_index_signature: args.validate_manifest_index,
-                accept_unnamed_signatures: args.accept_unnamed_signatures,
-                cache: Some(&cache),
-                sigstore: trust,
-                ..Validator::new(&setup.client, keys, identity, &setup.platforms)
-            };
-            validator.validate(image, deadline)
+    let trust = sigstore.as_ref().map(|s| s.trust(&chains));
+    let check = |keys: &[PublicKey],
+                 identity: &SignedIdentity,
+                 trust: Option<SigstoreTrust<'_>>,
+                 image: &Reference,
+                 deadline: Deadline| {
+        let validator = Validator {
+            require_index_signature: args.validate_manifest_index,
+            accept_unnamed_signatures: args.accept_unnamed_signatures,
+            cache: Some(&cache),
+            sigstore: trust,
+            ..Validator::new(&setup.client, keys, identity, &setup.platforms)
         };
+        validator.validate(image, deadline)
+    };
     runner::run(&setup, &LABELS, |id, image, deadline| {
         let result = match &mode {
-            Mode::Keys(keys, identity) => check(keys, identity, image, deadline),
-            Mode::Policy(policy, loaded) => {
-                by_policy(policy, loaded, image, |k, i| check(k, i, image, deadline))
-            }
+            Mode::Keys(keys, identity) => check(keys, identity, trust, image, deadline),
+            Mode::Policy(policy, loaded, trusts) => by_policy(policy, loaded, image, |r, k, i| {
+                // A requirement's own trust (fulcio, pki, Rekor keys), else the flags'.
+                let t = trusts
+                    .get(&requirement_key(r))
+                    .map(|s| s.trust(&chains))
+                    .or(trust);
+                check(k, i, t, image, deadline)
+            }),
         };
         report_line(result, id, image, args.report.is_some())
     })
@@ -100,7 +122,7 @@ fn by_policy(
     policy: &Policy,
     loaded: &HashMap<KeySource, PublicKey>,
     image: &Reference,
-    check: impl Fn(&[PublicKey], &SignedIdentity) -> ImageResult,
+    check: impl Fn(&Requirement, &[PublicKey], &SignedIdentity) -> ImageResult,
 ) -> ImageResult {
     let mut last = ImageResult {
         verdict: Verdict::Passed,
@@ -113,10 +135,11 @@ fn by_policy(
             Requirement::SigstoreSigned {
                 keys,
                 signed_identity,
+                ..
             } => {
                 let keys: Vec<PublicKey> =
                     keys.iter().filter_map(|k| loaded.get(k).cloned()).collect();
-                check(&keys, signed_identity)
+                check(requirement, &keys, signed_identity)
             }
             // Reject, and any requirement kind a newer library may add: fail closed.
             _ => ImageResult {
@@ -156,25 +179,40 @@ fn prepare(args: &ValidateArgs) -> Result<(runner::ListSetup, Mode, Option<Sigst
             let policy =
                 Policy::from_json(&bytes).with_context(|| format!("policy {}", path.display()))?;
             let mut loaded = HashMap::new();
+            let mut trusts = PolicyTrusts::new();
+            let mut read = |source: &KeySource, what: &str| -> Result<Vec<u8>> {
+                match source {
+                    KeySource::Path(p) => {
+                        policy_key_paths.push(p.into());
+                        std::fs::read(p).with_context(|| format!("reading policy {what} {p}"))
+                    }
+                    KeySource::Data(d) => Ok(d.clone()),
+                    other => anyhow::bail!("unsupported key source {other:?}"),
+                }
+            };
             for requirement in policy.all_requirements() {
-                if let Requirement::SigstoreSigned { keys, .. } = requirement {
+                if let Requirement::SigstoreSigned {
+                    keys,
+                    fulcio,
+                    pki,
+                    rekor_keys,
+                    ..
+                } = requirement
+                {
                     for source in keys {
-                        let pem = match source {
-                            KeySource::Path(p) => {
-                                policy_key_paths.push(p.into());
-                                std::fs::read(p)
-                                    .with_context(|| format!("reading policy key {p}"))?
-                            }
-                            KeySource::Data(d) => d.clone(),
-                            other => anyhow::bail!("unsupported key source {other:?}"),
-                        };
+                        let pem = read(source, "key")?;
                         let key = PublicKey::from_pem(&pem)
                             .with_context(|| format!("policy key {source:?}"))?;
                         loaded.insert(source.clone(), key);
                     }
+                    if let Some(t) =
+                        policy_trust(fulcio.as_deref(), pki.as_deref(), rekor_keys, &mut read)?
+                    {
+                        trusts.insert(requirement_key(requirement), t);
+                    }
                 }
             }
-            Mode::Policy(policy, loaded)
+            Mode::Policy(policy, loaded, trusts)
         }
         None => {
             let mut keys = Vec::new();
@@ -215,6 +253,77 @@ fn prepare(args: &ValidateArgs) -> Result<(runner::ListSetup, Mode, Option<Sigst
     let report = args.report.as_deref().map(|p| (p, args.report_format));
     let setup = runner::prepare(&args.list, &inputs, report)?;
     Ok((setup, mode, sigstore))
+}
+
+/// The Sigstore trust a `sigstoreSigned` requirement describes, evaluated as
+/// containers/image does: `fulcio` = its CA certificates as roots (intermediates from the
+/// signature's chain), the signing time from a Rekor entry by one of its keys, the issuer
+/// and an email SAN exactly, no SCT; `pki` = its roots and intermediates, checked now, no
+/// Rekor, an email SAN and/or host name; keys with Rekor keys = a verified entry required.
+fn policy_trust(
+    fulcio: Option<&hangar_policy::Fulcio>,
+    pki: Option<&hangar_policy::Pki>,
+    rekor_keys: &[KeySource],
+    read: &mut dyn FnMut(&KeySource, &str) -> Result<Vec<u8>>,
+) -> Result<Option<Sigstore>> {
+    if fulcio.is_none() && pki.is_none() && rekor_keys.is_empty() {
+        return Ok(None);
+    }
+    let mut root = TrustedRoot::default();
+    for source in rekor_keys {
+        let pem = read(source, "Rekor key")?;
+        root.add_rekor_key(&format!("{source:?}"), &pem)
+            .with_context(|| format!("policy Rekor key {source:?}"))?;
+    }
+    let keyless = match (fulcio, pki) {
+        (Some(f), _) => {
+            let ca = read(&f.ca, "Fulcio CA")?;
+            root.add_pem_ca("policy fulcio CA", &ca, b"")
+                .context("policy fulcio CA")?;
+            Some(KeylessPolicy {
+                identities: vec![CertificateIdentity {
+                    subject: Matcher::Email(f.subject_email.clone()),
+                    issuer: Matcher::Exact(f.oidc_issuer.clone()),
+                    github: GithubClaims::default(),
+                }],
+                require_sct: false,
+                use_signature_chain: true,
+                pki_time: None,
+            })
+        }
+        (None, Some(p)) => {
+            let roots = read(&p.ca_roots, "PKI roots")?;
+            let intermediates = match &p.ca_intermediates {
+                Some(i) => read(i, "PKI intermediates")?,
+                None => Vec::new(),
+            };
+            root.add_pem_ca("policy pki CA", &roots, &intermediates)
+                .context("policy pki CA")?;
+            let mut subject = Vec::new();
+            subject.extend(p.subject_email.clone().map(Matcher::Email));
+            subject.extend(p.subject_hostname.clone().map(Matcher::Hostname));
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            Some(KeylessPolicy {
+                identities: vec![CertificateIdentity {
+                    subject: Matcher::AllOf(subject),
+                    issuer: Matcher::Any,
+                    github: GithubClaims::default(),
+                }],
+                require_sct: false,
+                use_signature_chain: true,
+                pki_time: Some(now),
+            })
+        }
+        (None, None) => None,
+    };
+    Ok(Some(Sigstore {
+        require_tlog: keyless.is_none() && !rekor_keys.is_empty(),
+        root,
+        keyless,
+    }))
 }
 
 /// Loads the trust material and keyless rules (setup errors name the file or flag), and
@@ -332,6 +441,8 @@ fn keyless_policy(args: &ValidateArgs) -> Result<Option<KeylessPolicy>> {
                 github,
             }],
             require_sct: !args.insecure_ignore_sct,
+            use_signature_chain: false,
+            pki_time: None,
         })),
         _ => bail!(
             "keyless verification needs both an identity rule (--certificate-identity or --certificate-identity-regexp) and an issuer rule (--certificate-oidc-issuer or --certificate-oidc-issuer-regexp)"

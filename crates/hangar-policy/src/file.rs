@@ -2,9 +2,11 @@
 //! the scope lookup of the `docker` transport.
 //!
 //! Supported requirements: `insecureAcceptAnything`, `reject` and `sigstoreSigned` with
-//! public keys (`keyPath`, `keyPaths`, `keyData`, `keyDatas`) and a `signedIdentity`. Any other
-//! requirement type (`signedBy`, `sigstoreSigned` with `fulcio`, `pki` or Rekor settings, ...)
-//! is refused when the file is loaded, never silently accepted.
+//! public keys (`keyPath`, `keyPaths`, `keyData`, `keyDatas`), Fulcio (`fulcio`) or X.509
+//! PKI (`pki`) trust, Rekor keys (`rekorPublicKeyPath(s)`, `rekorPublicKeyData(s)`) and a
+//! `signedIdentity`, with containers/image's rules for which may be combined. Any other
+//! requirement type (`signedBy`, ...) is refused when the file is loaded, never silently
+//! accepted.
 
 use std::collections::BTreeMap;
 
@@ -39,13 +41,48 @@ pub enum Requirement {
     InsecureAcceptAnything,
     /// Refuse.
     Reject,
-    /// A signature by one of `keys`, whose identity satisfies `signed_identity`.
+    /// A signature by one of `keys` (or a certificate `fulcio` or `pki` trusts), whose
+    /// identity satisfies `signed_identity`.
     SigstoreSigned {
-        /// Trusted keys (any may verify).
+        /// Trusted keys (any may verify); empty with `fulcio` or `pki`.
         keys: Vec<KeySource>,
         /// The identity rule (default `matchRepoDigestOrExact`).
         signed_identity: SignedIdentity,
+        /// Fulcio-issued certificates: CA, OIDC issuer and email (`fulcio`).
+        fulcio: Option<Box<Fulcio>>,
+        /// Certificates of your own PKI (`pki`).
+        pki: Option<Box<Pki>>,
+        /// Rekor keys: when given, every signature needs an entry signed by one of them
+        /// (required with `fulcio`, not allowed with `pki`).
+        rekor_keys: Vec<KeySource>,
     },
+}
+
+/// `sigstoreSigned.fulcio`: a certificate issued by `ca` for `subject_email` after an OIDC
+/// login at `oidc_issuer`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Fulcio {
+    /// The CA certificates (PEM), from `caPath` or `caData`.
+    pub ca: KeySource,
+    /// `oidcIssuer`.
+    pub oidc_issuer: String,
+    /// `subjectEmail`.
+    pub subject_email: String,
+}
+
+/// `sigstoreSigned.pki`: a certificate of your own PKI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Pki {
+    /// Root CA certificates (PEM), from `caRootsPath` or `caRootsData`.
+    pub ca_roots: KeySource,
+    /// Intermediate CA certificates (PEM), from `caIntermediatesPath` or `caIntermediatesData`.
+    pub ca_intermediates: Option<KeySource>,
+    /// `subjectEmail`: an email SAN the certificate must carry.
+    pub subject_email: Option<String>,
+    /// `subjectHostname`: a host name the certificate must be valid for.
+    pub subject_hostname: Option<String>,
 }
 
 /// A parsed policy: the global default and the `docker` transport's scopes.
@@ -93,55 +130,61 @@ fn requirement(v: &Value, at: &str) -> Result<Requirement, PolicyError> {
                 "keyPaths",
                 "keyData",
                 "keyDatas",
+                "fulcio",
+                "pki",
+                "rekorPublicKeyPath",
+                "rekorPublicKeyPaths",
+                "rekorPublicKeyData",
+                "rekorPublicKeyDatas",
                 "signedIdentity",
             ])?;
-            let string = |k: &str| {
-                obj.get(k).map(|v| {
-                    v.as_str()
-                        .map(str::to_owned)
-                        .ok_or_else(|| err(format!("{at}: {k} must be a string")))
-                })
-            };
-            let strings = |k: &str| {
-                obj.get(k).map(|v| {
-                    v.as_array()
-                        .filter(|a| !a.is_empty())
-                        .and_then(|a| {
-                            a.iter()
-                                .map(|x| x.as_str().map(str::to_owned))
-                                .collect::<Option<Vec<_>>>()
-                        })
-                        .ok_or_else(|| {
-                            err(format!("{at}: {k} must be a non-empty array of strings"))
-                        })
-                })
-            };
-            let data = |s: String| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(s)
-                    .map(KeySource::Data)
-                    .map_err(|e| err(format!("{at}: keyData is not base64: {e}")))
-            };
-            let mut keys = Vec::new();
-            if let Some(p) = string("keyPath").transpose()? {
-                keys.push(KeySource::Path(p));
-            }
-            for p in strings("keyPaths").transpose()?.unwrap_or_default() {
-                keys.push(KeySource::Path(p));
-            }
-            if let Some(d) = string("keyData").transpose()? {
-                keys.push(data(d)?);
-            }
-            for d in strings("keyDatas").transpose()?.unwrap_or_default() {
-                keys.push(data(d)?);
-            }
-            let sources = ["keyPath", "keyPaths", "keyData", "keyDatas"]
-                .iter()
-                .filter(|k| obj.contains_key(**k))
-                .count();
-            if sources != 1 {
+            let keys = key_sources(obj, at, ["keyPath", "keyPaths", "keyData", "keyDatas"])?;
+            let rekor_keys = key_sources(
+                obj,
+                at,
+                [
+                    "rekorPublicKeyPath",
+                    "rekorPublicKeyPaths",
+                    "rekorPublicKeyData",
+                    "rekorPublicKeyDatas",
+                ],
+            )?;
+            let count = |names: &[&str]| names.iter().filter(|k| obj.contains_key(**k)).count();
+            if count(&[
+                "keyPath", "keyPaths", "keyData", "keyDatas", "fulcio", "pki",
+            ]) != 1
+            {
                 return Err(err(format!(
-                    "{at}: exactly one of keyPath, keyPaths, keyData, keyDatas is required"
+                    "{at}: exactly one of keyPath, keyPaths, keyData, keyDatas, fulcio, and pki must be specified"
+                )));
+            }
+            let rekor_fields = count(&[
+                "rekorPublicKeyPath",
+                "rekorPublicKeyPaths",
+                "rekorPublicKeyData",
+                "rekorPublicKeyDatas",
+            ]);
+            if rekor_fields > 1 {
+                return Err(err(format!(
+                    "{at}: at most one of rekorPublicKeyPath, rekorPublicKeyPaths, rekorPublicKeyData and rekorPublicKeyDatas can be used simultaneously"
+                )));
+            }
+            let fulcio = obj
+                .get("fulcio")
+                .map(|v| fulcio(v, at).map(Box::new))
+                .transpose()?;
+            let pki = obj
+                .get("pki")
+                .map(|v| pki(v, at).map(Box::new))
+                .transpose()?;
+            if fulcio.is_some() && rekor_fields == 0 {
+                return Err(err(format!(
+                    "{at}: at least one of rekorPublicKeyPath, rekorPublicKeyPaths, rekorPublicKeyData and rekorPublicKeyDatas must be specified if fulcio is used"
+                )));
+            }
+            if pki.is_some() && rekor_fields > 0 {
+                return Err(err(format!(
+                    "{at}: rekorPublicKeyPath, rekorPublicKeyPaths, rekorPublicKeyData and rekorPublicKeyDatas are not supported for pki"
                 )));
             }
             let signed_identity = match obj.get("signedIdentity") {
@@ -151,12 +194,189 @@ fn requirement(v: &Value, at: &str) -> Result<Requirement, PolicyError> {
             Ok(Requirement::SigstoreSigned {
                 keys,
                 signed_identity,
+                fulcio,
+                pki,
+                rekor_keys,
             })
         }
         other => Err(err(format!(
             "{at}: requirement type {other:?} is not supported"
         ))),
     }
+}
+
+/// The key sources of `names` = (`xPath`, `xPaths`, `xData`, `xDatas`): strings, non-empty
+/// arrays of strings, base64 data.
+fn key_sources(
+    obj: &serde_json::Map<String, Value>,
+    at: &str,
+    names: [&str; 4],
+) -> Result<Vec<KeySource>, PolicyError> {
+    let [path, paths, data, datas] = names;
+    let string = |k: &str| -> Result<Option<String>, PolicyError> {
+        obj.get(k)
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| err(format!("{at}: {k} must be a string")))
+            })
+            .transpose()
+    };
+    let strings = |k: &str| -> Result<Vec<String>, PolicyError> {
+        obj.get(k)
+            .map(|v| {
+                v.as_array()
+                    .filter(|a| !a.is_empty())
+                    .and_then(|a| {
+                        a.iter()
+                            .map(|x| x.as_str().map(str::to_owned))
+                            .collect::<Option<Vec<_>>>()
+                    })
+                    .ok_or_else(|| err(format!("{at}: {k} must be a non-empty array of strings")))
+            })
+            .transpose()
+            .map(Option::unwrap_or_default)
+    };
+    let decode = |k: &str, s: String| {
+        base64::engine::general_purpose::STANDARD
+            .decode(s)
+            .map(KeySource::Data)
+            .map_err(|e| err(format!("{at}: {k} is not base64: {e}")))
+    };
+    let mut out = Vec::new();
+    out.extend(string(path)?.map(KeySource::Path));
+    out.extend(strings(paths)?.into_iter().map(KeySource::Path));
+    if let Some(d) = string(data)? {
+        out.push(decode(data, d)?);
+    }
+    for d in strings(datas)? {
+        out.push(decode(datas, d)?);
+    }
+    Ok(out)
+}
+
+/// An object with exactly the fields in `allowed`.
+fn object<'v>(
+    v: &'v Value,
+    at: &str,
+    what: &str,
+    allowed: &[&str],
+) -> Result<&'v serde_json::Map<String, Value>, PolicyError> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| err(format!("{at}: {what} must be an object")))?;
+    if let Some(k) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(err(format!("{at}: unsupported field {k:?} in {what}")));
+    }
+    Ok(obj)
+}
+
+/// One of `path` / `data` (exactly one when `required`).
+fn pem_source(
+    obj: &serde_json::Map<String, Value>,
+    at: &str,
+    what: &str,
+    (path, data): (&str, &str),
+    required: bool,
+) -> Result<Option<KeySource>, PolicyError> {
+    let string = |k: &str| -> Result<Option<String>, PolicyError> {
+        obj.get(k)
+            .map(|v| {
+                v.as_str()
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .ok_or_else(|| err(format!("{at}: {what}.{k} must be a non-empty string")))
+            })
+            .transpose()
+    };
+    match (string(path)?, string(data)?) {
+        (Some(_), Some(_)) => Err(err(format!(
+            "{at}: {what}: {path} and {data} cannot be used simultaneously"
+        ))),
+        (Some(p), None) => Ok(Some(KeySource::Path(p))),
+        (None, Some(d)) => base64::engine::general_purpose::STANDARD
+            .decode(d)
+            .map(|b| Some(KeySource::Data(b)))
+            .map_err(|e| err(format!("{at}: {what}.{data} is not base64: {e}"))),
+        (None, None) if required => Err(err(format!(
+            "{at}: {what}: at least one of {path} and {data} must be specified"
+        ))),
+        (None, None) => Ok(None),
+    }
+}
+
+fn required_string(
+    obj: &serde_json::Map<String, Value>,
+    at: &str,
+    what: &str,
+    k: &str,
+) -> Result<Option<String>, PolicyError> {
+    obj.get(k)
+        .map(|v| {
+            v.as_str()
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .ok_or_else(|| err(format!("{at}: {what}.{k} must be a non-empty string")))
+        })
+        .transpose()
+}
+
+fn fulcio(v: &Value, at: &str) -> Result<Fulcio, PolicyError> {
+    let obj = object(
+        v,
+        at,
+        "fulcio",
+        &["caPath", "caData", "oidcIssuer", "subjectEmail"],
+    )?;
+    let ca = pem_source(obj, at, "fulcio", ("caPath", "caData"), true)?
+        .ok_or_else(|| err(format!("{at}: fulcio: a CA is required")))?;
+    let oidc_issuer = required_string(obj, at, "fulcio", "oidcIssuer")?
+        .ok_or_else(|| err(format!("{at}: fulcio: oidcIssuer not specified")))?;
+    let subject_email = required_string(obj, at, "fulcio", "subjectEmail")?
+        .ok_or_else(|| err(format!("{at}: fulcio: subjectEmail not specified")))?;
+    Ok(Fulcio {
+        ca,
+        oidc_issuer,
+        subject_email,
+    })
+}
+
+fn pki(v: &Value, at: &str) -> Result<Pki, PolicyError> {
+    let obj = object(
+        v,
+        at,
+        "pki",
+        &[
+            "caRootsPath",
+            "caRootsData",
+            "caIntermediatesPath",
+            "caIntermediatesData",
+            "subjectEmail",
+            "subjectHostname",
+        ],
+    )?;
+    let ca_roots = pem_source(obj, at, "pki", ("caRootsPath", "caRootsData"), true)?
+        .ok_or_else(|| err(format!("{at}: pki: caRoots are required")))?;
+    let ca_intermediates = pem_source(
+        obj,
+        at,
+        "pki",
+        ("caIntermediatesPath", "caIntermediatesData"),
+        false,
+    )?;
+    let subject_email = required_string(obj, at, "pki", "subjectEmail")?;
+    let subject_hostname = required_string(obj, at, "pki", "subjectHostname")?;
+    if subject_email.is_none() && subject_hostname.is_none() {
+        return Err(err(format!(
+            "{at}: pki: at least one of subjectEmail, subjectHostname must be specified"
+        )));
+    }
+    Ok(Pki {
+        ca_roots,
+        ca_intermediates,
+        subject_email,
+        subject_hostname,
+    })
 }
 
 fn identity(v: &Value, at: &str) -> Result<SignedIdentity, PolicyError> {
@@ -424,11 +644,11 @@ mod tests {
         );
         check_err(
             r#"{"default":[{"type":"sigstoreSigned","fulcio":{"caPath":"/ca"}}]}"#,
-            "policy: default[0]: unsupported field \"fulcio\" in a sigstoreSigned requirement",
+            "policy: default[0]: fulcio: oidcIssuer not specified",
         );
         check_err(
             r#"{"default":[{"type":"sigstoreSigned","keyPath":"/a","keyData":"AA=="}]}"#,
-            "policy: default[0]: exactly one of keyPath, keyPaths, keyData, keyDatas is required",
+            "policy: default[0]: exactly one of keyPath, keyPaths, keyData, keyDatas, fulcio, and pki must be specified",
         );
         check_err(
             r#"{"default":[{"type":"sigstoreSigned","keyPath":"/a","signedIdentity":{"type":"matchRepository","x":1}}]}"#,
@@ -716,5 +936,144 @@ mod tests {
         v.as_object_mut().expect("object").remove("signedIdentity");
         let defaulted = load(&v).expect("line 635");
         assert_eq!(defaulted, load(&valid).expect("valid"));
+    }
+
+    /// policy_config_sigstore_test.go `TestPRSigstoreSignedFulcioUnmarshalJSON` (lines
+    /// 747-796) and `TestPRSigstoreSignedPKIUnmarshalJSON` (lines 1020-1070): the valid
+    /// objects load, every `breakFns` row is refused; plus the combination rules of
+    /// `newPRSigstoreSigned` (lines 177-200 of policy_config_sigstore.go).
+    #[test]
+    fn fulcio_and_pki_objects() {
+        use serde_json::{Map, Value, json};
+        let load =
+            |req: &Value| Policy::from_json(json!({"default": [req]}).to_string().as_bytes());
+        let fulcio = json!({"caPath": "fixtures/fulcio_v1.crt.pem", "oidcIssuer": "https://github.com/login/oauth", "subjectEmail": "mitr@redhat.com"});
+        let with_fulcio = |f: &Value| json!({"type": "sigstoreSigned", "fulcio": f, "rekorPublicKeyPath": "/rekor.pub"});
+        let parsed = load(&with_fulcio(&fulcio)).expect("valid fulcio");
+        match parsed.requirements_for(
+            &hangar_reference::Reference::parse_normalized("a.io/b:1").expect("ref"),
+        ) {
+            [
+                Requirement::SigstoreSigned {
+                    keys,
+                    fulcio: Some(f),
+                    rekor_keys,
+                    ..
+                },
+            ] => {
+                assert!(keys.is_empty());
+                assert_eq!(f.subject_email, "mitr@redhat.com");
+                assert_eq!(rekor_keys, &[KeySource::Path("/rekor.pub".into())]);
+            }
+            other => panic!("{other:?}"),
+        }
+        type Break = fn(&mut Map<String, Value>);
+        let fulcio_breaks: &[(u32, Break)] = &[
+            (760, |v| {
+                v.insert("unexpected".into(), json!(1));
+            }),
+            (762, |v| {
+                v.remove("caPath");
+            }),
+            (764, |v| {
+                v.insert("caData".into(), json!(""));
+            }),
+            (766, |v| {
+                v.insert("caPath".into(), json!(1));
+            }),
+            (768, |v| {
+                v.insert("oidcIssuer".into(), json!(1));
+            }),
+            (770, |v| {
+                v.remove("oidcIssuer");
+            }),
+            (772, |v| {
+                v.insert("subjectEmail".into(), json!(1));
+            }),
+            (774, |v| {
+                v.remove("subjectEmail");
+            }),
+            (791, |v| {
+                v.remove("caPath");
+                v.insert("caData".into(), json!(1));
+            }),
+            (792, |v| {
+                v.remove("caPath");
+                v.insert("caData".into(), json!("this is invalid base64"));
+            }),
+        ];
+        for (line, f) in fulcio_breaks {
+            let mut v = fulcio.clone();
+            f(v.as_object_mut().expect("object"));
+            assert!(
+                load(&with_fulcio(&v)).is_err(),
+                "policy_config_sigstore_test.go:{line}: {v}"
+            );
+        }
+        let pki = json!({"caRootsPath": "fixtures/pki_root_crts.pem", "caIntermediatesPath": "fixtures/pki_intermediate_crts.pem", "subjectHostname": "myhost.example.com", "subjectEmail": "qiwan@redhat.com"});
+        let with_pki = |p: &Value| json!({"type": "sigstoreSigned", "pki": p});
+        load(&with_pki(&pki)).expect("valid pki");
+        let pki_breaks: &[(u32, Break)] = &[
+            (1030, |v| {
+                v.insert("unexpected".into(), json!(1));
+            }),
+            (1032, |v| {
+                v.remove("caRootsPath");
+            }),
+            (1034, |v| {
+                v.insert("caRootsData".into(), json!(""));
+            }),
+            (1036, |v| {
+                v.insert("caRootsPath".into(), json!(1));
+            }),
+            (1038, |v| {
+                v.insert("caIntermediatesData".into(), json!(""));
+            }),
+            (1040, |v| {
+                v.insert("caIntermediatesPath".into(), json!(1));
+            }),
+            (1042, |v| {
+                v.insert("subjectHostname".into(), json!(1));
+            }),
+            (1044, |v| {
+                v.insert("subjectEmail".into(), json!(1));
+            }),
+            (1046, |v| {
+                v.remove("subjectHostname");
+                v.remove("subjectEmail");
+            }),
+        ];
+        for (line, f) in pki_breaks {
+            let mut v = pki.clone();
+            f(v.as_object_mut().expect("object"));
+            assert!(
+                load(&with_pki(&v)).is_err(),
+                "policy_config_sigstore_test.go:{line}: {v}"
+            );
+        }
+        // Combinations: fulcio needs a Rekor key, pki refuses one, at most one Rekor field.
+        for (req, want) in [
+            (
+                json!({"type": "sigstoreSigned", "fulcio": fulcio}),
+                "must be specified if fulcio is used",
+            ),
+            (
+                json!({"type": "sigstoreSigned", "pki": pki, "rekorPublicKeyPath": "/r"}),
+                "are not supported for pki",
+            ),
+            (
+                json!({"type": "sigstoreSigned", "keyPath": "/k", "rekorPublicKeyPath": "/r", "rekorPublicKeyData": "AA=="}),
+                "at most one of",
+            ),
+            (
+                json!({"type": "sigstoreSigned", "fulcio": fulcio, "pki": pki, "rekorPublicKeyPath": "/r"}),
+                "exactly one of",
+            ),
+        ] {
+            let e = load(&req).expect_err(want).to_string();
+            assert!(e.contains(want), "{req}: {e}");
+        }
+        // Keys with a Rekor key: allowed.
+        load(&json!({"type": "sigstoreSigned", "keyPath": "/k", "rekorPublicKeyPaths": ["/r1", "/r2"]})).expect("keys + rekor");
     }
 }

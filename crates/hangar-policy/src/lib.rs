@@ -21,7 +21,7 @@
 mod file;
 mod strict_json;
 
-pub use file::{KeySource, Policy, PolicyError, Requirement};
+pub use file::{Fulcio, KeySource, Pki, Policy, PolicyError, Requirement};
 use hangar_reference::{ParseError, Reference};
 
 /// How a signature's claimed identity must relate to the image being validated.

@@ -97,7 +97,17 @@ pub fn verify(
     let raw = base64::engine::general_purpose::STANDARD
         .decode(b64)
         .map_err(|e| SignatureError::Base64(e.to_string()))?;
-    let key = key::verify_any(keys, payload, &raw).map_err(SignatureError::Cryptographic)?;
+    verify_raw(keys, payload, &raw)
+}
+
+/// [`verify`] with the signature already decoded from its annotation: the cryptographic
+/// check with `keys`, then the strict payload parse.
+pub fn verify_raw(
+    keys: &[PublicKey],
+    payload: &[u8],
+    raw: &[u8],
+) -> Result<VerifiedSignature, SignatureError> {
+    let key = key::verify_any(keys, payload, raw).map_err(SignatureError::Cryptographic)?;
     let payload = parse_payload(payload)?;
     Ok(VerifiedSignature {
         payload,

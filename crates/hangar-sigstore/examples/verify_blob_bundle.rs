@@ -24,6 +24,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             github: Default::default(),
         }],
         require_sct: true,
+        use_signature_chain: false,
+        pki_time: None,
     };
     let artifact = std::fs::read(artifact)?;
     let verified = verify_bundle(

@@ -227,7 +227,7 @@ pub fn verify_bundle(
     let (signer_ref, keyless, key) = match (signer, &leaf_der) {
         (BundleSigner::Keyless(policy), Some(der)) => {
             let leaf = Leaf::from_der(der).map_err(KeylessError::Certificate)?;
-            let ca = chain_and_sct_cached(&leaf, root, time, policy.require_sct, cache)?;
+            let ca = chain_and_sct_cached(&leaf, root, time, policy.require_sct, &[], cache)?;
             let key = hangar_signature::PublicKey::from_spki_der(&leaf.spki)
                 .map_err(|e| KeylessError::Certificate(format!("the certificate's key: {e}")))?;
             (Signer::Certificate(der), Some((leaf, ca, policy)), key)
@@ -306,9 +306,10 @@ pub fn verify_bundle(
         sans: leaf.sans,
         issuer: leaf.issuer,
         github: leaf.github,
-        log_entry: entry.clone(),
+        log_entry: Some(entry.clone()),
         ca: root.certificate_authorities[ca].name.clone(),
         key: key.clone(),
+        signature: None,
     });
     Ok(BundleVerified {
         log_entry: entry,

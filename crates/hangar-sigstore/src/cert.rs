@@ -58,8 +58,13 @@ pub struct Leaf {
     /// Subject alternative names as strings: emails, URIs, DNS names, IP addresses, and
     /// Fulcio's `OtherName` username (1.3.6.1.4.1.57264.1.7).
     pub sans: Vec<String>,
-    /// The OIDC issuer: extension .8 (DER UTF8String) if present, else .1 (raw).
+    /// The OIDC issuer: extension .8 (DER UTF8String) if present, else .1 (raw). A
+    /// certificate whose two extensions differ is refused when parsed (as containers/image).
     pub issuer: Option<String>,
+    /// The email SANs alone.
+    pub emails: Vec<String>,
+    /// The DNS SANs alone.
+    pub dns_names: Vec<String>,
     /// GitHub workflow claims, when Fulcio recorded them.
     pub github: GithubClaims,
     /// The DER SubjectPublicKeyInfo (what signed the payload).
@@ -81,6 +86,8 @@ impl Leaf {
             Certificate::from_der(der).map_err(|e| format!("not a DER X.509 certificate: {e}"))?;
         let tbs = cert.tbs_certificate();
         let mut sans = Vec::new();
+        let mut emails = Vec::new();
+        let mut dns_names = Vec::new();
         let mut issuer_v1 = None;
         let mut issuer_v2 = None;
         let mut github = GithubClaims::default();
@@ -94,9 +101,15 @@ impl Leaf {
                     SubjectAltName::from_der(value).map_err(|e| format!("subjectAltName: {e}"))?;
                 for name in san.0 {
                     match name {
-                        GeneralName::Rfc822Name(s) => sans.push(s.to_string()),
+                        GeneralName::Rfc822Name(s) => {
+                            emails.push(s.to_string());
+                            sans.push(s.to_string());
+                        }
                         GeneralName::UniformResourceIdentifier(s) => sans.push(s.to_string()),
-                        GeneralName::DnsName(s) => sans.push(s.to_string()),
+                        GeneralName::DnsName(s) => {
+                            dns_names.push(s.to_string());
+                            sans.push(s.to_string());
+                        }
                         GeneralName::IpAddress(ip) => sans.push(ip_string(ip.as_bytes())),
                         GeneralName::OtherName(o) if o.type_id == fulcio_oid(7) => {
                             if let Ok(s) = o.value.decode_as::<der::asn1::Utf8StringRef<'_>>() {
@@ -132,6 +145,13 @@ impl Leaf {
                 sct_list = Some(inner.as_bytes().to_vec());
             }
         }
+        if let (Some(v1), Some(v2)) = (&issuer_v1, &issuer_v2)
+            && v1 != v2
+        {
+            return Err(format!(
+                "the certificate names two different OIDC issuers ({v1:?} and {v2:?})"
+            ));
+        }
         let spki = tbs
             .subject_public_key_info()
             .to_der()
@@ -142,6 +162,8 @@ impl Leaf {
             der: der.to_vec(),
             sans,
             issuer: issuer_v2.or(issuer_v1),
+            emails,
+            dns_names,
             github,
             spki,
             not_before: secs(validity.not_before),
@@ -154,12 +176,14 @@ impl Leaf {
     /// The CA of `root` whose chain verifies this leaf at `time` (Unix seconds): a CA whose
     /// `validFor` holds `time`, a path from the leaf through the CA's intermediates to its
     /// root with every certificate valid at `time`, the code-signing EKU, and a leaf that is
-    /// not a CA. Only the trusted root's intermediates are used, never a chain the signature
-    /// brings along (as sigstore-go).
+    /// not a CA. Intermediates come from the trusted root, plus `extra_intermediates` (the
+    /// signature's own chain, which containers/image's `fulcio` and `pki` use; sigstore-go's
+    /// rules use none): an extra certificate can complete a path, never be its anchor.
     pub fn verify_chain<'r>(
         &self,
         root: &'r TrustedRoot,
         time: i64,
+        extra_intermediates: &[Vec<u8>],
     ) -> Result<&'r CertificateAuthority, ChainError> {
         let leaf = CertificateDer::from(self.der.as_slice());
         let ee = webpki::EndEntityCert::try_from(&leaf)
@@ -181,6 +205,7 @@ impl Leaf {
             };
             let intermediates: Vec<CertificateDer<'_>> = intermediates
                 .iter()
+                .chain(extra_intermediates)
                 .map(|d| CertificateDer::from(d.as_slice()))
                 .collect();
             match ee.verify_for_usage(

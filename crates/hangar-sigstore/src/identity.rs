@@ -10,13 +10,24 @@
 
 use crate::cert::{GithubClaims, Leaf};
 
-/// An exact value or an unanchored regular expression.
+/// An exact value or an unanchored regular expression (cosign's rules), or one of
+/// containers/image's policy.json rules.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Matcher {
     /// Equal to this string.
     Exact(String),
     /// Matched (anywhere) by this expression.
     Regex(regex::Regex),
+    /// An email SAN equal to this (policy.json `subjectEmail`).
+    Email(String),
+    /// A DNS SAN valid for this host name, one `*.` wildcard label allowed (policy.json
+    /// `subjectHostname`, Go's `VerifyHostname`).
+    Hostname(String),
+    /// Every one of these.
+    AllOf(Vec<Matcher>),
+    /// Anything, even nothing (an issuer rule that `pki` does not have).
+    Any,
 }
 
 impl Matcher {
@@ -30,9 +41,35 @@ impl Matcher {
     /// Whether `value` is accepted.
     pub fn matches(&self, value: &str) -> bool {
         match self {
-            Matcher::Exact(s) => s == value,
+            Matcher::Exact(s) | Matcher::Email(s) => s == value,
             Matcher::Regex(r) => r.is_match(value),
+            Matcher::Hostname(h) => hostname_matches(value, h),
+            Matcher::AllOf(all) => all.iter().all(|m| m.matches(value)),
+            Matcher::Any => true,
         }
+    }
+
+    /// Whether the certificate's SANs satisfy this subject rule.
+    fn subject_ok(&self, leaf: &Leaf) -> bool {
+        match self {
+            Matcher::Email(e) => leaf.emails.iter().any(|x| x == e),
+            Matcher::Hostname(h) => leaf.dns_names.iter().any(|d| hostname_matches(d, h)),
+            Matcher::AllOf(all) => all.iter().all(|m| m.subject_ok(leaf)),
+            Matcher::Any => true,
+            m => leaf.sans.iter().any(|s| m.matches(s)),
+        }
+    }
+}
+
+/// A DNS SAN `pattern` (possibly `*.domain`) valid for `host`, case-insensitively.
+fn hostname_matches(pattern: &str, host: &str) -> bool {
+    let (pattern, host) = (pattern.to_ascii_lowercase(), host.to_ascii_lowercase());
+    let host = host.trim_end_matches('.');
+    match pattern.strip_prefix("*.") {
+        Some(domain) => host
+            .split_once('.')
+            .is_some_and(|(label, rest)| !label.is_empty() && rest == domain),
+        None => pattern == host,
     }
 }
 
@@ -41,6 +78,13 @@ impl std::fmt::Display for Matcher {
         match self {
             Matcher::Exact(s) => write!(f, "{s:?}"),
             Matcher::Regex(r) => write!(f, "/{}/", r.as_str()),
+            Matcher::Email(e) => write!(f, "email {e:?}"),
+            Matcher::Hostname(h) => write!(f, "host name {h:?}"),
+            Matcher::AllOf(all) => {
+                let parts: Vec<String> = all.iter().map(ToString::to_string).collect();
+                write!(f, "{}", parts.join(" and "))
+            }
+            Matcher::Any => f.write_str("anything"),
         }
     }
 }
@@ -63,7 +107,7 @@ pub(crate) fn check(identities: &[CertificateIdentity], leaf: &Leaf) -> Result<(
     }
     let mut reasons = Vec::new();
     for id in identities {
-        if !leaf.sans.iter().any(|s| id.subject.matches(s)) {
+        if !id.subject.subject_ok(leaf) {
             reasons.push(format!(
                 "subject alternative name {} does not match {}",
                 show(&leaf.sans),
@@ -72,7 +116,9 @@ pub(crate) fn check(identities: &[CertificateIdentity], leaf: &Leaf) -> Result<(
             continue;
         }
         let issuer = leaf.issuer.as_deref().unwrap_or_default();
-        if leaf.issuer.is_none() || !id.issuer.matches(issuer) {
+        if !matches!(id.issuer, Matcher::Any)
+            && (leaf.issuer.is_none() || !id.issuer.matches(issuer))
+        {
             reasons.push(format!(
                 "OIDC issuer {issuer:?} does not match {}",
                 id.issuer

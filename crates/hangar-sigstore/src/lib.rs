@@ -20,7 +20,7 @@
 //! let verified = hangar_sigstore::verify_cosign(&root, &policy, &CosignSignature {
 //!     payload, signature, certificate_pem: cert_pem, bundle: Some(bundle),
 //! }, None)?;
-//! println!("signed by {:?} at {}", verified.sans, verified.log_entry.integrated_time);
+//! println!("signed by {:?} at {:?}", verified.sans, verified.log_entry.map(|e| e.integrated_time));
 //! # Ok(()) }
 //! ```
 #![forbid(unsafe_code)]
@@ -54,8 +54,28 @@ pub struct KeylessPolicy {
     /// Acceptable signers; any one may match.
     pub identities: Vec<CertificateIdentity>,
     /// Require an SCT from a trusted CT log (cosign's default; `--insecure-ignore-sct`
-    /// turns it off).
+    /// turns it off; containers/image's `fulcio` and `pki` never check one).
     pub require_sct: bool,
+    /// Also take intermediates from the signature's own chain
+    /// (`dev.sigstore.cosign/chain`), as containers/image's `fulcio` and `pki` do; never an
+    /// anchor.
+    pub use_signature_chain: bool,
+    /// containers/image's `pki`: no transparency log at all; the path is checked at this
+    /// time (Unix seconds: now). `None`: the signing time comes from a verified log entry.
+    pub pki_time: Option<i64>,
+}
+
+impl KeylessPolicy {
+    /// cosign's rules for `identities`: SCT required, only the trust material's
+    /// intermediates, the signing time from the log.
+    pub fn cosign(identities: Vec<CertificateIdentity>) -> KeylessPolicy {
+        KeylessPolicy {
+            identities,
+            require_sct: true,
+            use_signature_chain: false,
+            pki_time: None,
+        }
+    }
 }
 
 /// A cosign "simple signing" signature with a Fulcio certificate, as a `.sig` layer carries
@@ -70,6 +90,9 @@ pub struct CosignSignature<'a> {
     pub certificate_pem: &'a str,
     /// The `dev.sigstore.cosign/bundle` annotation (Rekor SET), if any.
     pub bundle: Option<&'a str>,
+    /// The `dev.sigstore.cosign/chain` annotation (PEM intermediates, then the root), if any;
+    /// consulted only under [`KeylessPolicy::use_signature_chain`].
+    pub chain_pem: Option<&'a str>,
 }
 
 /// Which check refused a keyless signature, with its reason. The checks run in this order.
@@ -111,12 +134,16 @@ pub struct KeylessVerified {
     pub issuer: Option<String>,
     /// GitHub workflow claims.
     pub github: GithubClaims,
-    /// The verified log entry (the signing time is its integrated time).
-    pub log_entry: LogEntry,
+    /// The verified log entry (the signing time is its integrated time); `None` under
+    /// containers/image's `pki`, which has no log.
+    pub log_entry: Option<LogEntry>,
     /// The CA that issued the certificate (its `uri` or PEM name).
     pub ca: String,
     /// The certificate's key, which verified the payload signature.
     pub key: hangar_signature::PublicKey,
+    /// The signature verified with that key and its payload parsed strictly (`None` for a
+    /// bundle, whose payload is not a simple-signing document).
+    pub signature: Option<hangar_signature::VerifiedSignature>,
 }
 
 /// Verified certificate paths (and SCTs) of a run, keyed by certificate and signing time: a release is
@@ -149,31 +176,47 @@ pub fn verify_cosign(
         )));
     };
     let leaf = Leaf::from_der(leaf_der).map_err(KeylessError::Certificate)?;
-    let bundle = sig.bundle.ok_or_else(|| {
-        KeylessError::SigningTime(
-            "no transparency log entry (and no trusted timestamp) gives a verified signing time"
-                .into(),
+    let extra = if policy.use_signature_chain {
+        signature_chain(sig.chain_pem)?
+    } else {
+        Vec::new()
+    };
+    let (entry, time) = match policy.pki_time {
+        // containers/image's pki: no log; the path at the current time.
+        Some(now) => (None, now),
+        None => {
+            let bundle = sig.bundle.ok_or_else(|| {
+                KeylessError::SigningTime(
+                    "no transparency log entry (and no trusted timestamp) gives a verified signing time"
+                        .into(),
+                )
+            })?;
+            let entry = rekor::verify_set(bundle, root).map_err(KeylessError::Tlog)?;
+            let time = entry.integrated_time;
+            (Some(entry), time)
+        }
+    };
+    let ca_index = chain_and_sct_cached(&leaf, root, time, policy.require_sct, &extra, cache)?;
+    if let Some(entry) = &entry {
+        rekor::check_binding(
+            entry,
+            &rekor::Binding {
+                payload_sha256: Sha256::digest(sig.payload).into(),
+                signature: sig.signature,
+                signer: rekor::Signer::Certificate(leaf_der),
+            },
         )
-    })?;
-    let entry = rekor::verify_set(bundle, root).map_err(KeylessError::Tlog)?;
-    let time = entry.integrated_time;
-    let ca_index = chain_and_sct_cached(&leaf, root, time, policy.require_sct, cache)?;
-    rekor::check_binding(
-        &entry,
-        &rekor::Binding {
-            payload_sha256: Sha256::digest(sig.payload).into(),
-            signature: sig.signature,
-            signer: rekor::Signer::Certificate(leaf_der),
-        },
-    )
-    .map_err(KeylessError::Binding)?;
+        .map_err(KeylessError::Binding)?;
+    }
     identity::check(&policy.identities, &leaf).map_err(KeylessError::Identity)?;
     let public = hangar_signature::PublicKey::from_spki_der(&leaf.spki)
         .map_err(|e| KeylessError::Certificate(format!("the certificate's key: {e}")))?;
-    public
-        .verify_raw(sig.payload, sig.signature)
-        .map_err(KeylessError::Signature)?;
+    // One check of the signature with the certificate's key, then the strict payload parse.
+    let verified =
+        hangar_signature::verify_raw(std::slice::from_ref(&public), sig.payload, sig.signature)
+            .map_err(|e| KeylessError::Signature(e.to_string()))?;
     Ok(KeylessVerified {
+        signature: Some(verified),
         sans: leaf.sans,
         issuer: leaf.issuer,
         github: leaf.github,
@@ -189,9 +232,15 @@ pub(crate) fn chain_and_sct_cached(
     root: &TrustedRoot,
     time: i64,
     require_sct: bool,
+    extra: &[Vec<u8>],
     cache: Option<&ChainCache>,
 ) -> Result<usize, KeylessError> {
-    let key = (Sha256::digest(&leaf.der).into(), time, require_sct);
+    let mut h = Sha256::new();
+    h.update(&leaf.der);
+    for c in extra {
+        h.update(Sha256::digest(c));
+    }
+    let key = (h.finalize().into(), time, require_sct);
     let lock = |c: &'_ ChainCache| {
         c.verified
             .lock()
@@ -202,7 +251,7 @@ pub(crate) fn chain_and_sct_cached(
     if let Some(r) = cache.and_then(lock) {
         return r;
     }
-    let r = chain_and_sct(leaf, root, time, require_sct);
+    let r = chain_and_sct(leaf, root, time, require_sct, extra);
     if let Some(c) = cache {
         c.verified
             .lock()
@@ -217,8 +266,11 @@ fn chain_and_sct(
     root: &TrustedRoot,
     time: i64,
     require_sct: bool,
+    extra: &[Vec<u8>],
 ) -> Result<usize, KeylessError> {
-    let ca = leaf.verify_chain(root, time).map_err(KeylessError::Chain)?;
+    let ca = leaf
+        .verify_chain(root, time, extra)
+        .map_err(KeylessError::Chain)?;
     let index = root
         .certificate_authorities
         .iter()
@@ -228,6 +280,18 @@ fn chain_and_sct(
         sct::verify(leaf, ca, root).map_err(KeylessError::Sct)?;
     }
     Ok(index)
+}
+
+/// The certificates of a `dev.sigstore.cosign/chain` annotation except the last (the root,
+/// which only the trust material may provide), as containers/image reads it.
+fn signature_chain(pem: Option<&str>) -> Result<Vec<Vec<u8>>, KeylessError> {
+    let Some(pem) = pem else {
+        return Ok(Vec::new());
+    };
+    let mut certs = der::pem_blocks(pem.as_bytes(), "CERTIFICATE")
+        .map_err(|e| KeylessError::Certificate(format!("the certificate chain: {e}")))?;
+    certs.pop();
+    Ok(certs)
 }
 
 /// Verifies the Rekor entry of a key-signed signature: its SET by a known log valid at the

@@ -112,6 +112,8 @@ fn verdict(dir: &Path) -> Result<(), String> {
                     github: GithubClaims::default(),
                 }],
                 require_sct: true,
+                use_signature_chain: false,
+                pki_time: None,
             };
             verify_bundle(
                 &root,

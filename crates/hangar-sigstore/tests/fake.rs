@@ -20,6 +20,8 @@ fn email_policy() -> KeylessPolicy {
             github: GithubClaims::default(),
         }],
         require_sct: true,
+        use_signature_chain: false,
+        pki_time: None,
     }
 }
 
@@ -51,6 +53,7 @@ fn run(
             signature: &sig,
             certificate_pem: &cert.pem(),
             bundle: bundle.as_deref(),
+            chain_pem: None,
         },
         None,
     )
@@ -79,8 +82,9 @@ fn a_good_signature_verifies_and_reports_what_it_proves() {
     .expect("verifies");
     assert_eq!(v.sans, [EMAIL]);
     assert_eq!(v.issuer.as_deref(), Some(ISSUER));
-    assert_eq!(v.log_entry.log_index, 42);
-    assert_eq!(v.log_entry.integrated_time, T);
+    let e = v.log_entry.as_ref().expect("entry");
+    assert_eq!(e.log_index, 42);
+    assert_eq!(e.integrated_time, T);
     assert_eq!(v.ca, "https://fulcio.testkit.invalid");
 }
 
@@ -241,6 +245,8 @@ fn identity_rules() {
             github: GithubClaims::default(),
         }],
         require_sct: true,
+        use_signature_chain: false,
+        pki_time: None,
     };
     fails(
         run(
@@ -323,6 +329,8 @@ fn github_workflow_identities() {
             github,
         }],
         require_sct: true,
+        use_signature_chain: false,
+        pki_time: None,
     };
     let claims = GithubClaims {
         trigger: Some("push".into()),
@@ -367,6 +375,7 @@ fn the_signature_itself_must_verify_with_the_certificates_key() {
             signature: &sig,
             certificate_pem: &cert.pem(),
             bundle: Some(&bundle),
+            chain_pem: None,
         },
         None,
     )
@@ -387,6 +396,7 @@ fn cached_chains_give_the_same_answers() {
         signature: &sig,
         certificate_pem: &cert.pem(),
         bundle: Some(&bundle),
+        chain_pem: None,
     };
     for _ in 0..3 {
         verify_cosign(&root, &email_policy(), &input, Some(&cache)).expect("verifies");
@@ -401,6 +411,7 @@ fn cached_chains_give_the_same_answers() {
         signature: &sig,
         certificate_pem: &bad.pem(),
         bundle: Some(&bundle),
+        chain_pem: None,
     };
     for _ in 0..2 {
         let e = verify_cosign(&root, &email_policy(), &input, Some(&cache)).expect_err("untrusted");
@@ -472,6 +483,7 @@ fn trusted_root_errors_name_the_problem() {
             signature: &sig,
             certificate_pem: &cert.pem(),
             bundle: Some(&bundle),
+            chain_pem: None,
         },
         None,
     )

@@ -565,9 +565,12 @@ impl FakeSigstore {
         let sig_b64 = b64(&sig);
         let pem = cert.pem();
         let bundle = entry.map(|e| self.cosign_bundle(&payload, &sig, &pem, e));
+        // cosign attaches the issuing chain too: intermediate, then root.
+        let chain = format!("{}{}", self.intermediate.pem(), self.root.pem());
         let mut annotations = vec![
             ("dev.cosignproject.cosign/signature", sig_b64.as_str()),
             ("dev.sigstore.cosign/certificate", pem.as_str()),
+            ("dev.sigstore.cosign/chain", chain.as_str()),
         ];
         if let Some(b) = &bundle {
             annotations.push(("dev.sigstore.cosign/bundle", b.as_str()));

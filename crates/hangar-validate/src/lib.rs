@@ -159,6 +159,8 @@ pub struct SigstoreTrust<'a> {
 
 /// cosign's annotation with the signing certificate (PEM).
 pub const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
+/// cosign's annotation with the certificate's chain (intermediates, then the root).
+pub const CHAIN_ANNOTATION: &str = "dev.sigstore.cosign/chain";
 /// cosign's annotation with the Rekor entry and its SET.
 pub const BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
 
@@ -649,9 +651,14 @@ impl<'a> Validator<'a> {
         let annotations = layer.annotations().as_ref();
         let get = |k: &str| annotations.and_then(|a| a.get(k)).map(String::as_str);
         let (verified, certificate, tlog) = match (get(CERTIFICATE_ANNOTATION), self.sigstore) {
-            (Some(cert), Some(trust)) if trust.keyless.is_some() => {
-                self.keyless(&trust, &payload, annotation, cert, get(BUNDLE_ANNOTATION))?
-            }
+            (Some(cert), Some(trust)) if trust.keyless.is_some() => self.keyless(
+                &trust,
+                &payload,
+                annotation,
+                cert,
+                get(BUNDLE_ANNOTATION),
+                get(CHAIN_ANNOTATION),
+            )?,
             _ => {
                 let verified = verify(self.keys, &payload, annotation.map(String::as_str))
                     .map_err(|e| Rejection::new(Invalid, e.to_string()))?;
@@ -698,6 +705,7 @@ impl<'a> Validator<'a> {
         annotation: Option<&String>,
         certificate: &str,
         bundle: Option<&str>,
+        chain: Option<&str>,
     ) -> Result<Verified, Rejection> {
         use RejectionKind::Invalid;
         let raw = decode_signature(annotation)?;
@@ -712,17 +720,15 @@ impl<'a> Validator<'a> {
                 signature: &raw,
                 certificate_pem: certificate,
                 bundle,
+                chain_pem: chain,
             },
             trust.chains,
         )
         .map_err(|e| Rejection::new(Invalid, format!("keyless signature refused: {e}")))?;
-        let verified = verify(
-            std::slice::from_ref(&v.key),
-            payload,
-            annotation.map(String::as_str),
-        )
-        .map_err(|e| Rejection::new(Invalid, e.to_string()))?;
-        let tlog = Some(TlogSummary::of(&v.log_entry));
+        let verified = v
+            .signature
+            .ok_or_else(|| Rejection::new(Invalid, "keyless signature without a payload"))?;
+        let tlog = v.log_entry.as_ref().map(TlogSummary::of);
         let summary = CertificateSummary {
             sans: v.sans,
             issuer: v.issuer,

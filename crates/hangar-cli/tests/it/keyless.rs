@@ -550,3 +550,85 @@ fn keyless_cosign_v3_bundles_through_the_referrers() {
         run.stderr
     );
 }
+
+fn b64(b: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+#[test]
+fn policy_json_fulcio_pki_and_rekor_keys_as_containers_image_reads_them() {
+    let lab = lab("keyless-policy");
+    let t = now();
+    let a = lab.addr().to_owned();
+    let digest = seed::push_image(&a, "pol/app", "v1", "pol").unwrap_or_else(|e| panic!("{e}"));
+    lab.sign(
+        "pol/app",
+        &digest,
+        &LeafSpec::email(EMAIL, ISSUER, t),
+        Some(&entry(t)),
+    );
+    let list = format!("{a}/pol/app:v1\n");
+    let run_policy = |requirement: serde_json::Value| {
+        let policy = serde_json::json!({
+            "default": [{"type": "reject"}],
+            "transports": {"docker": {format!("{a}/pol"): [requirement]}},
+        });
+        std::fs::write(lab.dir.path().join("policy.json"), policy.to_string()).expect("write");
+        lab.validate(&list, &["--policy", "policy.json"])
+    };
+    let root_pem = lab.fake.root.pem();
+    let rekor = b64(lab.fake.rekor.public_pem().as_bytes());
+    let fulcio = |email: &str| {
+        serde_json::json!({
+            "type": "sigstoreSigned",
+            "fulcio": {"caData": b64(root_pem.as_bytes()), "oidcIssuer": ISSUER, "subjectEmail": email},
+            "rekorPublicKeyData": rekor,
+            "signedIdentity": {"type": "matchRepository"},
+        })
+    };
+    // fulcio: the root from the policy, the intermediate from the signature's chain, the
+    // signing time from the Rekor entry, issuer and email exactly; no SCT needed.
+    let run = run_policy(fulcio(EMAIL));
+    assert_eq!(run.code, 0, "{}", run.all());
+    let run = run_policy(fulcio("other@example.com"));
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("does not match email \"other@example.com\""),
+        "{}",
+        run.stderr
+    );
+    // pki: roots and intermediates from the policy, checked now, no log.
+    let pki = |extra: serde_json::Value| {
+        let mut p = serde_json::json!({
+            "caRootsData": b64(root_pem.as_bytes()),
+            "caIntermediatesData": b64(lab.fake.intermediate.pem().as_bytes()),
+        });
+        p.as_object_mut()
+            .expect("object")
+            .extend(extra.as_object().expect("object").clone());
+        serde_json::json!({"type": "sigstoreSigned", "pki": p, "signedIdentity": {"type": "matchRepository"}})
+    };
+    let run = run_policy(pki(serde_json::json!({"subjectEmail": EMAIL})));
+    assert_eq!(run.code, 0, "{}", run.all());
+    let run = run_policy(pki(
+        serde_json::json!({"subjectEmail": EMAIL, "subjectHostname": "host.example"}),
+    ));
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains("host name \"host.example\""),
+        "{}",
+        run.stderr
+    );
+    // A CA the policy does not name: refused.
+    let rogue = serde_json::json!({
+        "type": "sigstoreSigned",
+        "fulcio": {"caData": b64(lab.fake.rogue.pem().as_bytes()), "oidcIssuer": ISSUER, "subjectEmail": EMAIL},
+        "rekorPublicKeyData": rekor,
+        "signedIdentity": {"type": "matchRepository"},
+    });
+    let run = run_policy(rogue);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("certificate chain"), "{}", run.stderr);
+}
