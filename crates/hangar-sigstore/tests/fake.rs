@@ -297,10 +297,17 @@ fn identity_rules() {
         ),
         "does not match /^release@example\\.com$/",
     );
-    // Extension .8 wins over .1.
+    // Extension .8 is read first, .1 otherwise; a certificate whose two extensions differ
+    // is refused (containers/image's rule; sigstore-go would take .8).
     let mut both = LeafSpec::email(EMAIL, ISSUER, T);
     both.issuer_v1 = Some("https://v1.example".into());
-    let v = run(&fake, &both, Some(&entry()), &email_policy()).expect("v2 issuer wins");
+    fails(
+        run(&fake, &both, Some(&entry()), &email_policy()),
+        "names two different OIDC issuers",
+    );
+    let mut v2_only = LeafSpec::email(EMAIL, ISSUER, T);
+    v2_only.issuer_v1 = None;
+    let v = run(&fake, &v2_only, Some(&entry()), &email_policy()).expect("v2 issuer alone");
     assert_eq!(v.issuer.as_deref(), Some(ISSUER));
     let mut v1_only = LeafSpec::email(EMAIL, ISSUER, T);
     v1_only.issuer_v2 = None;
