@@ -8,17 +8,14 @@
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let root = TrustedRoot::from_json(&std::fs::read("trusted_root.json")?)?;
-//! let policy = KeylessPolicy {
-//!     identities: vec![CertificateIdentity {
-//!         subject: Matcher::Exact("release@example.com".into()),
-//!         issuer: Matcher::Exact("https://accounts.example.com".into()),
-//!         github: Default::default(),
-//!     }],
-//!     require_sct: true,
-//! };
+//! let policy = KeylessPolicy::cosign(vec![CertificateIdentity {
+//!     subject: Matcher::Exact("release@example.com".into()),
+//!     issuer: Matcher::Exact("https://accounts.example.com".into()),
+//!     github: Default::default(),
+//! }]);
 //! # let (payload, signature, cert_pem, bundle) = (b"".as_slice(), b"".as_slice(), "", "");
 //! let verified = hangar_sigstore::verify_cosign(&root, &policy, &CosignSignature {
-//!     payload, signature, certificate_pem: cert_pem, bundle: Some(bundle),
+//!     payload, signature, certificate_pem: cert_pem, bundle: Some(bundle), chain_pem: None,
 //! }, None)?;
 //! println!("signed by {:?} at {:?}", verified.sans, verified.log_entry.map(|e| e.integrated_time));
 //! # Ok(()) }
