@@ -81,6 +81,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 certificate_pem: &pem,
                 bundle: Some(&bundle),
                 chain_pem: None,
+                rfc3161_timestamp: None,
             },
             Some(&cache),
         )?

@@ -3,8 +3,10 @@
 //! Rekor entry (a v0.1 bundle needs its inclusion promise, v0.2 and later an inclusion
 //! proof with a signed checkpoint, as sigstore-go requires).
 //!
-//! Not yet: RFC 3161 timestamps and Rekor v2 entries. A bundle that carries either is
-//! refused (fail closed), never accepted on the strength of its other parts.
+//! RFC 3161 timestamps are verified with the trust material's timestamp authorities; every
+//! one a bundle carries must verify, and the certificate must be valid at every verified
+//! time (the SET's integrated time and each timestamp's). Not yet: Rekor v2 entries and
+//! `intoto` entries, which are refused (fail closed).
 
 use base64::Engine as _;
 use serde::Deserialize;
@@ -53,8 +55,12 @@ pub enum BundleSigner<'a> {
 /// A bundle that passed every check.
 #[derive(Debug, Clone)]
 pub struct BundleVerified {
-    /// The verified log entry; its integrated time is the signing time.
+    /// The verified log entry.
     pub log_entry: LogEntry,
+    /// Whether its integrated time is vouched for by its SET (then it is a signing time).
+    pub set_verified: bool,
+    /// The verified RFC 3161 timestamps (each a signing time).
+    pub timestamps: Vec<crate::Timestamp>,
     /// For a keyless bundle: the certificate's SANs, issuer, GitHub claims and CA.
     pub certificate: Option<crate::KeylessVerified>,
     /// For a DSSE bundle: its payload type and payload (the in-toto statement).
@@ -142,6 +148,31 @@ struct DsseSignatureJson {
     sig: String,
 }
 
+/// The most RFC 3161 timestamps checked in one bundle (sigstore-go's limit).
+const MAX_TIMESTAMPS: usize = 32;
+
+/// The signature bytes a timestamp vouches for: the message signature, or the DSSE
+/// envelope's signature.
+fn signature_bytes(b: &BundleJson) -> Result<Vec<u8>, KeylessError> {
+    let sig = match (&b.message_signature, &b.dsse_envelope) {
+        (Some(ms), None) => &ms.signature,
+        (None, Some(env)) => match env.signatures.as_slice() {
+            [one] => &one.sig,
+            _ => {
+                return Err(KeylessError::Signature(
+                    "the DSSE envelope must carry exactly one signature".into(),
+                ));
+            }
+        },
+        _ => {
+            return Err(KeylessError::Certificate(
+                "bundle: the bundle must carry exactly one of a message signature and a DSSE envelope".into(),
+            ));
+        }
+    };
+    b64(sig, "the signature").map_err(|e| KeylessError::Signature(e.to_string()))
+}
+
 /// DSSE's pre-authentication encoding.
 fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     let mut out = format!(
@@ -177,14 +208,27 @@ pub fn verify_bundle(
         .map(|(_, v)| *v)
         .ok_or_else(|| shape(format!("unsupported bundle media type {:?}", b.media_type)))?;
     let m = &b.verification_material;
-    if m.timestamp_verification_data
+    let tokens: Vec<Vec<u8>> = m
+        .timestamp_verification_data
         .as_ref()
         .and_then(|t| t["rfc3161Timestamps"].as_array())
-        .is_some_and(|a| !a.is_empty())
-    {
-        return Err(KeylessError::SigningTime(
-            "the bundle carries RFC 3161 timestamps, which hangar cannot verify yet: refused rather than trusted unchecked".into(),
-        ));
+        .map(|a| a.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|t| {
+            t["signedTimestamp"]
+                .as_str()
+                .and_then(rekor::b64)
+                .ok_or_else(|| {
+                    KeylessError::SigningTime("an RFC 3161 timestamp is not base64".into())
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    if tokens.len() > MAX_TIMESTAMPS {
+        return Err(KeylessError::SigningTime(format!(
+            "{} RFC 3161 timestamps, at most {MAX_TIMESTAMPS} are checked",
+            tokens.len()
+        )));
     }
     // The signer's material.
     if let Some(chain) = &m.x509_certificate_chain {
@@ -221,13 +265,33 @@ pub fn verify_bundle(
             m.tlog_entries.len()
         )));
     };
-    let entry = verify_tlog_entry(root, tlog, version)?;
-    let time = entry.integrated_time;
+    let (entry, set_verified) = verify_tlog_entry(root, tlog, version, !tokens.is_empty())?;
+    // Every signing time: the SET's integrated time, and each timestamp's genTime.
+    let signed_bytes = signature_bytes(&b)?;
+    let mut timestamps = Vec::new();
+    for token in &tokens {
+        timestamps.push(
+            crate::tsa::verify(token, &signed_bytes, root).map_err(KeylessError::SigningTime)?,
+        );
+    }
+    let mut times: Vec<i64> = timestamps.iter().map(|t| t.time).collect();
+    if set_verified {
+        times.push(entry.integrated_time);
+    }
+    if times.is_empty() {
+        return Err(KeylessError::SigningTime(
+            "no signed entry timestamp and no trusted timestamp: the signing time is not verified"
+                .into(),
+        ));
+    }
     // The signer.
     let (signer_ref, keyless, key) = match (signer, &leaf_der) {
         (BundleSigner::Keyless(policy), Some(der)) => {
             let leaf = Leaf::from_der(der).map_err(KeylessError::Certificate)?;
-            let ca = chain_and_sct_cached(&leaf, root, time, policy.require_sct, &[], cache)?;
+            let mut ca = 0;
+            for &time in &times {
+                ca = chain_and_sct_cached(&leaf, root, time, policy.require_sct, &[], cache)?;
+            }
             let key = hangar_signature::PublicKey::from_spki_der(&leaf.spki)
                 .map_err(|e| KeylessError::Certificate(format!("the certificate's key: {e}")))?;
             (Signer::Certificate(der), Some((leaf, ca, policy)), key)
@@ -309,10 +373,13 @@ pub fn verify_bundle(
         log_entry: Some(entry.clone()),
         ca: root.certificate_authorities[ca].name.clone(),
         key: key.clone(),
+        timestamps: timestamps.clone(),
         signature: None,
     });
     Ok(BundleVerified {
         log_entry: entry,
+        set_verified,
+        timestamps,
         certificate,
         dsse,
     })
@@ -326,7 +393,8 @@ fn verify_tlog_entry(
     root: &TrustedRoot,
     t: &serde_json::Value,
     version: u8,
-) -> Result<LogEntry, KeylessError> {
+    has_timestamps: bool,
+) -> Result<(LogEntry, bool), KeylessError> {
     let err = KeylessError::Tlog;
     let log_index = int(&t["logIndex"], "the entry's logIndex")?;
     let integrated_time = int(&t["integratedTime"], "the entry's integratedTime")?;
@@ -354,14 +422,25 @@ fn verify_tlog_entry(
         )));
     }
     let set = t["inclusionPromise"]["signedEntryTimestamp"].as_str();
-    let entry = match set {
+    let (entry, set_verified) = match set {
         Some(set) => {
             let set = rekor::b64(set).ok_or_else(|| err("the SET is not base64".into()))?;
-            rekor::verify_set_fields(root, body_b64, integrated_time, log_index, &log_id, &set)
-                .map_err(err)?
+            let e =
+                rekor::verify_set_fields(root, body_b64, integrated_time, log_index, &log_id, &set)
+                    .map_err(err)?;
+            (e, true)
         }
         None if version < 2 => {
             return Err(err("a v0.1 bundle needs an inclusion promise (SET)".into()));
+        }
+        None if has_timestamps => {
+            // The entry is proven by its inclusion proof below; the time comes from the
+            // timestamps, not from the unsigned integrated time.
+            rekor::known_log_any_time(root, &log_id).map_err(err)?;
+            (
+                rekor::entry(root, body_b64, integrated_time, log_index, &log_id).map_err(err)?,
+                false,
+            )
         }
         None => {
             return Err(KeylessError::SigningTime(
@@ -377,7 +456,9 @@ fn verify_tlog_entry(
         ));
     }
     match &t.get("inclusionProof") {
-        Some(p) if !p.is_null() => verify_inclusion(root, p, &log_id, &body, integrated_time)?,
+        Some(p) if !p.is_null() => {
+            verify_inclusion(root, p, &log_id, &body, integrated_time, set_verified)?;
+        }
         _ if version >= 2 => {
             return Err(err(
                 "a v0.2 or later bundle needs an inclusion proof (an inclusion promise alone is not enough)".into(),
@@ -385,7 +466,7 @@ fn verify_tlog_entry(
         }
         _ => {}
     }
-    Ok(entry)
+    Ok((entry, set_verified))
 }
 
 fn verify_inclusion(
@@ -394,9 +475,14 @@ fn verify_inclusion(
     log_id: &[u8],
     body: &[u8],
     time: i64,
+    time_verified: bool,
 ) -> Result<(), KeylessError> {
     let err = KeylessError::Tlog;
-    let log = rekor::known_log(root, log_id, time).map_err(err)?;
+    let log = if time_verified {
+        rekor::known_log(root, log_id, time).map_err(err)?
+    } else {
+        rekor::known_log_any_time(root, log_id).map_err(err)?
+    };
     let index = int(&p["logIndex"], "the inclusion proof's logIndex")?;
     let size = int(&p["treeSize"], "the inclusion proof's treeSize")?;
     let root_hash = p["rootHash"]

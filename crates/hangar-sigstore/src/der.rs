@@ -38,13 +38,13 @@ pub(crate) fn pem(label: &str, der: &[u8]) -> String {
 }
 
 /// One TLV: tag byte, header length, content length.
-struct Tlv {
-    tag: u8,
-    header: usize,
-    len: usize,
+pub(crate) struct Tlv {
+    pub(crate) tag: u8,
+    pub(crate) header: usize,
+    pub(crate) len: usize,
 }
 
-fn tlv(b: &[u8]) -> Option<Tlv> {
+pub(crate) fn tlv(b: &[u8]) -> Option<Tlv> {
     let tag = *b.first()?;
     if tag & 0x1f == 0x1f {
         return None; // high tag numbers never occur here
@@ -85,7 +85,7 @@ fn encode(tag: u8, content: &[u8]) -> Vec<u8> {
 }
 
 /// The elements of a constructed value's content.
-fn children(content: &[u8]) -> Option<Vec<&[u8]>> {
+pub(crate) fn children(content: &[u8]) -> Option<Vec<&[u8]>> {
     let mut out = Vec::new();
     let mut rest = content;
     while !rest.is_empty() {
@@ -98,6 +98,22 @@ fn children(content: &[u8]) -> Option<Vec<&[u8]>> {
 
 /// The certificate's TBSCertificate DER and the TBSCertificate without the extension whose
 /// DER-encoded OID is `oid` (the whole `[3]` wrapper dropped if it was the only one).
+/// The content of a TLV (after its header).
+pub(crate) fn content(b: &[u8]) -> Option<&[u8]> {
+    let t = tlv(b)?;
+    Some(&b[t.header..t.header + t.len])
+}
+
+/// The elements of the constructed TLV `b` (its tag unchecked).
+pub(crate) fn elements(b: &[u8]) -> Option<Vec<&[u8]>> {
+    children(content(b)?)
+}
+
+/// The first element of `b`'s content, which must have tag `tag`.
+pub(crate) fn tagged(b: &[u8], tag: u8) -> Option<&[u8]> {
+    (tlv(b)?.tag == tag).then_some(b)
+}
+
 pub(crate) fn tbs_without_extension(cert: &[u8], oid: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     let c = tlv(cert)?;
     if c.tag != 0x30 {

@@ -15,7 +15,7 @@
 //! }]);
 //! # let (payload, signature, cert_pem, bundle) = (b"".as_slice(), b"".as_slice(), "", "");
 //! let verified = hangar_sigstore::verify_cosign(&root, &policy, &CosignSignature {
-//!     payload, signature, certificate_pem: cert_pem, bundle: Some(bundle), chain_pem: None,
+//!     payload, signature, certificate_pem: cert_pem, bundle: Some(bundle), chain_pem: None, rfc3161_timestamp: None,
 //! }, None)?;
 //! println!("signed by {:?} at {:?}", verified.sans, verified.log_entry.map(|e| e.integrated_time));
 //! # Ok(()) }
@@ -32,6 +32,7 @@ mod rekor;
 mod sct;
 mod time;
 mod trust;
+mod tsa;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -44,6 +45,7 @@ pub use identity::{CertificateIdentity, Matcher};
 pub use rekor::LogEntry;
 pub use time::format_rfc3339;
 pub use trust::{CertificateAuthority, LogKey, TrustError, TrustedRoot, ValidFor};
+pub use tsa::Timestamp;
 
 /// What a keyless signature must satisfy besides the trust material.
 #[derive(Debug, Clone)]
@@ -90,6 +92,9 @@ pub struct CosignSignature<'a> {
     /// The `dev.sigstore.cosign/chain` annotation (PEM intermediates, then the root), if any;
     /// consulted only under [`KeylessPolicy::use_signature_chain`].
     pub chain_pem: Option<&'a str>,
+    /// The `dev.sigstore.cosign/rfc3161timestamp` annotation
+    /// (`{"SignedRFC3161Timestamp": "<base64 DER>"}`), if any.
+    pub rfc3161_timestamp: Option<&'a str>,
 }
 
 /// Which check refused a keyless signature, with its reason. The checks run in this order.
@@ -138,6 +143,8 @@ pub struct KeylessVerified {
     pub ca: String,
     /// The certificate's key, which verified the payload signature.
     pub key: hangar_signature::PublicKey,
+    /// The verified RFC 3161 timestamps (each a signing time).
+    pub timestamps: Vec<Timestamp>,
     /// The signature verified with that key and its payload parsed strictly (`None` for a
     /// bundle, whose payload is not a simple-signing document).
     pub signature: Option<hangar_signature::VerifiedSignature>,
@@ -178,22 +185,34 @@ pub fn verify_cosign(
     } else {
         Vec::new()
     };
-    let (entry, time) = match policy.pki_time {
+    let (entry, times, timestamps) = match policy.pki_time {
         // containers/image's pki: no log; the path at the current time.
-        Some(now) => (None, now),
+        Some(now) => (None, vec![now], Vec::new()),
         None => {
-            let bundle = sig.bundle.ok_or_else(|| {
-                KeylessError::SigningTime(
+            let entry = sig
+                .bundle
+                .map(|b| rekor::verify_set(b, root).map_err(KeylessError::Tlog))
+                .transpose()?;
+            let timestamps = match sig.rfc3161_timestamp {
+                Some(annotation) => vec![cosign_timestamp(annotation, sig.signature, root)?],
+                None => Vec::new(),
+            };
+            let mut times: Vec<i64> = timestamps.iter().map(|t: &Timestamp| t.time).collect();
+            times.extend(entry.as_ref().map(|e| e.integrated_time));
+            if times.is_empty() {
+                return Err(KeylessError::SigningTime(
                     "no transparency log entry (and no trusted timestamp) gives a verified signing time"
                         .into(),
-                )
-            })?;
-            let entry = rekor::verify_set(bundle, root).map_err(KeylessError::Tlog)?;
-            let time = entry.integrated_time;
-            (Some(entry), time)
+                ));
+            }
+            (entry, times, timestamps)
         }
     };
-    let ca_index = chain_and_sct_cached(&leaf, root, time, policy.require_sct, &extra, cache)?;
+    // The certificate must be valid, and its CA trusted, at every verified time.
+    let mut ca_index = 0;
+    for &time in &times {
+        ca_index = chain_and_sct_cached(&leaf, root, time, policy.require_sct, &extra, cache)?;
+    }
     if let Some(entry) = &entry {
         rekor::check_binding(
             entry,
@@ -213,6 +232,7 @@ pub fn verify_cosign(
         hangar_signature::verify_raw(std::slice::from_ref(&public), sig.payload, sig.signature)
             .map_err(|e| KeylessError::Signature(e.to_string()))?;
     Ok(KeylessVerified {
+        timestamps,
         signature: Some(verified),
         sans: leaf.sans,
         issuer: leaf.issuer,
@@ -277,6 +297,28 @@ fn chain_and_sct(
         sct::verify(leaf, ca, root).map_err(KeylessError::Sct)?;
     }
     Ok(index)
+}
+
+/// cosign's `dev.sigstore.cosign/rfc3161timestamp` annotation, verified over `signature`.
+fn cosign_timestamp(
+    annotation: &str,
+    signature: &[u8],
+    root: &TrustedRoot,
+) -> Result<Timestamp, KeylessError> {
+    let v: serde_json::Value = serde_json::from_str(annotation).map_err(|e| {
+        KeylessError::SigningTime(format!(
+            "the RFC 3161 timestamp annotation is malformed: {e}"
+        ))
+    })?;
+    let token = v["SignedRFC3161Timestamp"]
+        .as_str()
+        .and_then(rekor::b64)
+        .ok_or_else(|| {
+            KeylessError::SigningTime(
+                "the RFC 3161 timestamp annotation has no SignedRFC3161Timestamp".into(),
+            )
+        })?;
+    tsa::verify(&token, signature, root).map_err(KeylessError::SigningTime)
 }
 
 /// The certificates of a `dev.sigstore.cosign/chain` annotation except the last (the root,

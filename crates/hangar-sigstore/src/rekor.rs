@@ -112,6 +112,20 @@ pub(crate) fn known_log<'r>(
     Ok(log)
 }
 
+/// The log of `root` with `log_id`, whatever its validity window (an entry whose time comes
+/// from a timestamp, not from the log).
+pub(crate) fn known_log_any_time<'r>(
+    root: &'r TrustedRoot,
+    log_id: &[u8],
+) -> Result<&'r crate::trust::LogKey, String> {
+    root.tlog(log_id).ok_or_else(|| {
+        format!(
+            "the entry is from an unknown transparency log ({})",
+            hex(log_id)
+        )
+    })
+}
+
 /// A [`LogEntry`] from its parts, the body decoded.
 pub(crate) fn entry(
     root: &TrustedRoot,

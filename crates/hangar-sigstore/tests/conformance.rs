@@ -27,48 +27,17 @@ const NOT_YET: &[(&str, &str)] = &[
         "intoto-with-custom-trust-root",
         "RFC 3161 timestamp, intoto 0.0.2 entry",
     ),
-    ("managed-key-happy-path", "RFC 3161 timestamp"),
-    (
-        "rekor2-checkpoint-cosigned",
-        "Rekor v2 entry, RFC 3161 timestamp",
-    ),
-    (
-        "rekor2-checkpoint-multiple-cosigs",
-        "Rekor v2 entry, RFC 3161 timestamp",
-    ),
-    (
-        "rekor2-checkpoint-origin-not-first",
-        "Rekor v2 entry, RFC 3161 timestamp",
-    ),
-    (
-        "rekor2-checkpoint-two-sigs-cosigned",
-        "Rekor v2 entry, RFC 3161 timestamp",
-    ),
-    (
-        "rekor2-checkpoint-two-sigs-from-origin",
-        "Rekor v2 entry, RFC 3161 timestamp",
-    ),
-    (
-        "rekor2-dsse-happy-path",
-        "Rekor v2 entry, RFC 3161 timestamp",
-    ),
-    ("rekor2-happy-path", "Rekor v2 entry, RFC 3161 timestamp"),
-    (
-        "rekor2-timestamp-with-embedded-cert",
-        "Rekor v2 entry, RFC 3161 timestamp",
-    ),
-    (
-        "rekor2-timestamp-with-expired-cert-chain",
-        "Rekor v2 entry, RFC 3161 timestamp",
-    ),
-    (
-        "rekor2-timestamp-without-embedded-cert",
-        "Rekor v2 entry, RFC 3161 timestamp",
-    ),
-    (
-        "trust-root-tsa-validity-end-inclusive",
-        "Rekor v2 entry, RFC 3161 timestamp",
-    ),
+    ("rekor2-checkpoint-cosigned", "Rekor v2 entry"),
+    ("rekor2-checkpoint-multiple-cosigs", "Rekor v2 entry"),
+    ("rekor2-checkpoint-origin-not-first", "Rekor v2 entry"),
+    ("rekor2-checkpoint-two-sigs-cosigned", "Rekor v2 entry"),
+    ("rekor2-checkpoint-two-sigs-from-origin", "Rekor v2 entry"),
+    ("rekor2-dsse-happy-path", "Rekor v2 entry"),
+    ("rekor2-happy-path", "Rekor v2 entry"),
+    ("rekor2-timestamp-with-embedded-cert", "Rekor v2 entry"),
+    ("rekor2-timestamp-with-expired-cert-chain", "Rekor v2 entry"),
+    ("rekor2-timestamp-without-embedded-cert", "Rekor v2 entry"),
+    ("trust-root-tsa-validity-end-inclusive", "Rekor v2 entry"),
 ];
 
 fn data() -> PathBuf {

@@ -54,6 +54,7 @@ fn run(
             certificate_pem: &cert.pem(),
             bundle: bundle.as_deref(),
             chain_pem: None,
+            rfc3161_timestamp: None,
         },
         None,
     )
@@ -383,6 +384,7 @@ fn the_signature_itself_must_verify_with_the_certificates_key() {
             certificate_pem: &cert.pem(),
             bundle: Some(&bundle),
             chain_pem: None,
+            rfc3161_timestamp: None,
         },
         None,
     )
@@ -404,6 +406,7 @@ fn cached_chains_give_the_same_answers() {
         certificate_pem: &cert.pem(),
         bundle: Some(&bundle),
         chain_pem: None,
+        rfc3161_timestamp: None,
     };
     for _ in 0..3 {
         verify_cosign(&root, &email_policy(), &input, Some(&cache)).expect("verifies");
@@ -419,6 +422,7 @@ fn cached_chains_give_the_same_answers() {
         certificate_pem: &bad.pem(),
         bundle: Some(&bundle),
         chain_pem: None,
+        rfc3161_timestamp: None,
     };
     for _ in 0..2 {
         let e = verify_cosign(&root, &email_policy(), &input, Some(&cache)).expect_err("untrusted");
@@ -491,6 +495,7 @@ fn trusted_root_errors_name_the_problem() {
             certificate_pem: &cert.pem(),
             bundle: Some(&bundle),
             chain_pem: None,
+            rfc3161_timestamp: None,
         },
         None,
     )
@@ -560,4 +565,69 @@ fn keyless_dsse_bundles_with_inclusion_proofs() {
     let bad = fake.dsse_bundle(&subject_hex, &leaf, &unknown, ProofDefect::None);
     let e = check(&bad, subject).expect_err("unknown log");
     assert!(e.to_string().contains("unknown transparency log"), "{e}");
+}
+
+#[test]
+fn rfc3161_timestamps_give_a_signing_time_and_are_checked() {
+    use hangar_testkit::sigstore::TimestampDefect;
+    let check = |fake: &FakeSigstore,
+                 leaf: &LeafSpec,
+                 ts_time: i64,
+                 defect: TimestampDefect,
+                 with_set: bool| {
+        let root = TrustedRoot::from_json(fake.trusted_root_json().as_bytes()).expect("root");
+        let cert = fake.issue(leaf);
+        let sig = cert.sign(PAYLOAD);
+        let token = fake.timestamp(&sig, ts_time, defect);
+        let annotation = {
+            use base64::Engine as _;
+            format!(
+                "{{\"SignedRFC3161Timestamp\":\"{}\"}}",
+                base64::engine::general_purpose::STANDARD.encode(&token)
+            )
+        };
+        let bundle = with_set.then(|| fake.cosign_bundle(PAYLOAD, &sig, &cert.pem(), &entry()));
+        verify_cosign(
+            &root,
+            &email_policy(),
+            &CosignSignature {
+                payload: PAYLOAD,
+                signature: &sig,
+                certificate_pem: &cert.pem(),
+                bundle: bundle.as_deref(),
+                chain_pem: None,
+                rfc3161_timestamp: Some(&annotation),
+            },
+            None,
+        )
+    };
+    let fake = FakeSigstore::new();
+    let leaf = LeafSpec::email(EMAIL, ISSUER, T);
+    // A timestamp alone (cosign --tlog-upload=false with a TSA) gives the signing time.
+    let v = check(&fake, &leaf, T, TimestampDefect::None, false).expect("TSA only");
+    assert_eq!(v.timestamps.len(), 1);
+    assert_eq!(v.timestamps[0].time, T);
+    assert!(v.log_entry.is_none());
+    // With a SET too: both times are checked.
+    let v = check(&fake, &leaf, T + 10, TimestampDefect::None, true).expect("both");
+    assert!(v.log_entry.is_some() && v.timestamps.len() == 1);
+    fails(
+        check(&fake, &leaf, T, TimestampDefect::OtherSignature, false),
+        "the RFC 3161 timestamp is for another signature",
+    );
+    fails(
+        check(&fake, &leaf, T, TimestampDefect::UntrustedTsa, false),
+        "not signed by a trusted timestamp authority",
+    );
+    // A timestamp outside the certificate's validity, even with a good SET.
+    fails(
+        check(&fake, &leaf, T + 3600, TimestampDefect::None, true),
+        "not valid at the signing time",
+    );
+    let mut late = FakeSigstore::new();
+    late.tsa_valid = (T + 100, None);
+    fails(
+        check(&late, &leaf, T, TimestampDefect::None, false),
+        "was not valid at",
+    );
 }

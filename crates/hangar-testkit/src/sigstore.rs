@@ -93,6 +93,70 @@ fn pem(label: &str, der: &[u8]) -> String {
     out
 }
 
+/// A timestamp authority: its leaf certificate (time-stamping EKU) under its own root.
+pub struct Tsa {
+    /// The TSA root.
+    pub root: Ca,
+    leaf_key: KeyPair,
+    /// The TSA leaf certificate (DER).
+    pub leaf_der: Vec<u8>,
+}
+
+impl Tsa {
+    fn new() -> Tsa {
+        let root = Ca::new("testkit-tsa-root", None);
+        let leaf_key = key();
+        let mut params = CertificateParams::default();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "testkit-tsa");
+        params.not_before = at(1_600_000_000);
+        params.not_after = at(4_000_000_000);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::TimeStamping];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        let leaf = params
+            .signed_by(&leaf_key, &Issuer::from_params(&root.params, &root.key))
+            .unwrap_or_else(|e| panic!("TSA leaf: {e}"));
+        Tsa {
+            leaf_der: leaf.der().to_vec(),
+            root,
+            leaf_key,
+        }
+    }
+}
+
+fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    out.extend(der_len(content.len()));
+    out.extend_from_slice(content);
+    out
+}
+
+fn der_seq(parts: &[Vec<u8>]) -> Vec<u8> {
+    der_tlv(0x30, &parts.concat())
+}
+
+const OID_SIGNED_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02];
+const OID_TST_INFO: &[u8] = &[
+    0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x01, 0x04,
+];
+const OID_CONTENT_TYPE: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x03];
+const OID_MESSAGE_DIGEST: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x04];
+const OID_SHA256: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01];
+const OID_ECDSA_SHA256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
+
+/// What an RFC 3161 timestamp gets wrong.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub enum TimestampDefect {
+    /// Nothing.
+    #[default]
+    None,
+    /// The message imprint is of other bytes.
+    OtherSignature,
+    /// Signed by a key the trusted root does not know.
+    UntrustedTsa,
+}
+
 /// A log (Rekor or CT): its key.
 pub struct Log {
     key: KeyPair,
@@ -233,6 +297,10 @@ pub struct FakeSigstore {
     pub ca_valid: (i64, Option<i64>),
     /// The Rekor key's validFor window.
     pub rekor_valid: (i64, Option<i64>),
+    /// The timestamp authority.
+    pub tsa: Tsa,
+    /// The TSA's validFor window.
+    pub tsa_valid: (i64, Option<i64>),
     serial: std::sync::atomic::AtomicU64,
 }
 
@@ -257,6 +325,8 @@ impl FakeSigstore {
             rogue_log: Log::new(),
             ca_valid: (1_600_000_000, None),
             rekor_valid: (1_600_000_000, None),
+            tsa: Tsa::new(),
+            tsa_valid: (1_600_000_000, None),
             serial: std::sync::atomic::AtomicU64::new(1),
         }
     }
@@ -295,7 +365,15 @@ impl FakeSigstore {
                 "validFor": window(self.ca_valid),
             }],
             "ctlogs": [log(&self.ct, "https://ctfe.testkit.invalid", (1_600_000_000, None))],
-            "timestampAuthorities": [],
+            "timestampAuthorities": [{
+                "subject": {"organization": "hangar-testkit", "commonName": "testkit-tsa"},
+                "uri": "https://tsa.testkit.invalid",
+                "certChain": {"certificates": [
+                    {"rawBytes": b64(&self.tsa.leaf_der)},
+                    {"rawBytes": b64(&self.tsa.root.der)},
+                ]},
+                "validFor": window(self.tsa_valid),
+            }],
         })
         .to_string()
     }
@@ -414,6 +492,78 @@ impl FakeSigstore {
             der: cert.der().to_vec(),
             key,
         }
+    }
+
+    /// An RFC 3161 TimeStampResp (status granted, a CMS SignedData over a TSTInfo) by the
+    /// TSA over `signature`, at `gen_time` (or with the defect asked for).
+    pub fn timestamp(&self, signature: &[u8], gen_time: i64, defect: TimestampDefect) -> Vec<u8> {
+        let imprinted: &[u8] = if defect == TimestampDefect::OtherSignature {
+            b"another signature"
+        } else {
+            signature
+        };
+        let d = at(gen_time);
+        let generalized = format!(
+            "{:04}{:02}{:02}{:02}{:02}{:02}Z",
+            d.year(),
+            u8::from(d.month()),
+            d.day(),
+            d.hour(),
+            d.minute(),
+            d.second()
+        );
+        let sha256_alg = der_seq(&[der_tlv(0x06, OID_SHA256)]);
+        let tst_info = der_seq(&[
+            der_tlv(0x02, &[1]),
+            der_tlv(
+                0x06,
+                &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x83, 0xbf, 0x30, 0x02],
+            ),
+            der_seq(&[
+                sha256_alg.clone(),
+                der_tlv(0x04, &Sha256::digest(imprinted)),
+            ]),
+            der_tlv(0x02, &[0x42]),
+            der_tlv(0x18, generalized.as_bytes()),
+        ]);
+        let attrs = [
+            der_seq(&[
+                der_tlv(0x06, OID_CONTENT_TYPE),
+                der_tlv(0x31, &der_tlv(0x06, OID_TST_INFO)),
+            ]),
+            der_seq(&[
+                der_tlv(0x06, OID_MESSAGE_DIGEST),
+                der_tlv(0x31, &der_tlv(0x04, &Sha256::digest(&tst_info))),
+            ]),
+        ]
+        .concat();
+        let signer = if defect == TimestampDefect::UntrustedTsa {
+            &self.rogue_log.key
+        } else {
+            &self.tsa.leaf_key
+        };
+        let sig = signer
+            .sign(&der_tlv(0x31, &attrs))
+            .unwrap_or_else(|e| panic!("TSA sign: {e}"));
+        let signer_info = der_seq(&[
+            der_tlv(0x02, &[3]),
+            der_tlv(0x80, b"testkit-tsa-key"),
+            sha256_alg.clone(),
+            der_tlv(0xa0, &attrs),
+            der_seq(&[der_tlv(0x06, OID_ECDSA_SHA256)]),
+            der_tlv(0x04, &sig),
+        ]);
+        let signed_data = der_seq(&[
+            der_tlv(0x02, &[3]),
+            der_tlv(0x31, &sha256_alg),
+            der_seq(&[
+                der_tlv(0x06, OID_TST_INFO),
+                der_tlv(0xa0, &der_tlv(0x04, &tst_info)),
+            ]),
+            der_tlv(0x31, &signer_info),
+        ]);
+        let token = der_seq(&[der_tlv(0x06, OID_SIGNED_DATA), der_tlv(0xa0, &signed_data)]);
+        der_seq(&[der_seq(&[der_tlv(0x02, &[0])]), token])
     }
 
     /// The hashedrekord v0.0.1 body for a signature by `signer_pem` (certificate or key).

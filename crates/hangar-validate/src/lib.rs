@@ -127,7 +127,8 @@ pub struct TlogSummary {
     pub integrated_time: i64,
     /// The log (its name in the trust material).
     pub log: String,
-    /// Where the signing time came from: `tlog` (the entry's integrated time).
+    /// Where the signing time came from: `tlog` (the entry's integrated time), `tsa` (an
+    /// RFC 3161 timestamp), or `tlog+tsa` (both, each checked).
     pub time_source: &'static str,
 }
 
@@ -161,6 +162,8 @@ pub struct SigstoreTrust<'a> {
 pub const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
 /// cosign's annotation with the certificate's chain (intermediates, then the root).
 pub const CHAIN_ANNOTATION: &str = "dev.sigstore.cosign/chain";
+/// cosign's annotation with an RFC 3161 timestamp of the signature.
+pub const TIMESTAMP_ANNOTATION: &str = "dev.sigstore.cosign/rfc3161timestamp";
 /// cosign's annotation with the Rekor entry and its SET.
 pub const BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
 
@@ -651,14 +654,17 @@ impl<'a> Validator<'a> {
         let annotations = layer.annotations().as_ref();
         let get = |k: &str| annotations.and_then(|a| a.get(k)).map(String::as_str);
         let (verified, certificate, tlog) = match (get(CERTIFICATE_ANNOTATION), self.sigstore) {
-            (Some(cert), Some(trust)) if trust.keyless.is_some() => self.keyless(
-                &trust,
-                &payload,
-                annotation,
-                cert,
-                get(BUNDLE_ANNOTATION),
-                get(CHAIN_ANNOTATION),
-            )?,
+            (Some(cert), Some(trust)) if trust.keyless.is_some() => {
+                let material = hangar_sigstore::CosignSignature {
+                    payload: &payload,
+                    signature: &decode_signature(annotation)?,
+                    certificate_pem: cert,
+                    bundle: get(BUNDLE_ANNOTATION),
+                    chain_pem: get(CHAIN_ANNOTATION),
+                    rfc3161_timestamp: get(TIMESTAMP_ANNOTATION),
+                };
+                self.keyless(&trust, &material)?
+            }
             _ => {
                 let verified = verify(self.keys, &payload, annotation.map(String::as_str))
                     .map_err(|e| Rejection::new(Invalid, e.to_string()))?;
@@ -701,34 +707,25 @@ impl<'a> Validator<'a> {
     fn keyless(
         &self,
         trust: &SigstoreTrust<'_>,
-        payload: &[u8],
-        annotation: Option<&String>,
-        certificate: &str,
-        bundle: Option<&str>,
-        chain: Option<&str>,
+        material: &hangar_sigstore::CosignSignature<'_>,
     ) -> Result<Verified, Rejection> {
         use RejectionKind::Invalid;
-        let raw = decode_signature(annotation)?;
         let policy = trust
             .keyless
             .ok_or_else(|| Rejection::new(Invalid, "keyless signatures are not trusted here"))?;
-        let v = hangar_sigstore::verify_cosign(
-            trust.root,
-            policy,
-            &hangar_sigstore::CosignSignature {
-                payload,
-                signature: &raw,
-                certificate_pem: certificate,
-                bundle,
-                chain_pem: chain,
-            },
-            trust.chains,
-        )
-        .map_err(|e| Rejection::new(Invalid, format!("keyless signature refused: {e}")))?;
+        let v = hangar_sigstore::verify_cosign(trust.root, policy, material, trust.chains)
+            .map_err(|e| Rejection::new(Invalid, format!("keyless signature refused: {e}")))?;
         let verified = v
             .signature
             .ok_or_else(|| Rejection::new(Invalid, "keyless signature without a payload"))?;
         let tlog = v.log_entry.as_ref().map(TlogSummary::of);
+        let time_source = match (&tlog, v.timestamps.is_empty()) {
+            (Some(_), true) => "tlog",
+            (Some(_), false) => "tlog+tsa",
+            (None, false) => "tsa",
+            (None, true) => "none",
+        };
+        let tlog = tlog.map(|t| TlogSummary { time_source, ..t });
         let summary = CertificateSummary {
             sans: v.sans,
             issuer: v.issuer,
