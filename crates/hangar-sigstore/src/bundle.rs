@@ -5,8 +5,10 @@
 //!
 //! RFC 3161 timestamps are verified with the trust material's timestamp authorities; every
 //! one a bundle carries must verify, and the certificate must be valid at every verified
-//! time (the SET's integrated time and each timestamp's). Not yet: Rekor v2 entries and
-//! `intoto` entries, which are refused (fail closed).
+//! time (the SET's integrated time and each timestamp's). Entries: `hashedrekord` and
+//! `dsse` 0.0.1 (Rekor v1), `intoto` 0.0.2, and Rekor v2's `hashedrekord` / `dsse` 0.0.2
+//! (no integrated time: a timestamp is then required; a DSSE envelope may be logged as a
+//! `hashedrekord` over its PAE). Other kinds are refused (fail closed).
 
 use base64::Engine as _;
 use serde::Deserialize;
@@ -322,15 +324,16 @@ pub fn verify_bundle(
                     ));
                 }
             }
-            rekor::check_binding(
-                &entry,
-                &rekor::Binding {
-                    payload_sha256: digest,
-                    signature: &sig,
-                    signer: signer_ref,
-                },
-            )
-            .map_err(KeylessError::Binding)?;
+            let binding = rekor::Binding {
+                payload_sha256: digest,
+                signature: &sig,
+                signer: signer_ref,
+            };
+            if entry.body["apiVersion"] == "0.0.2" {
+                check_hashedrekord_v002(&entry, &binding)?;
+            } else {
+                rekor::check_binding(&entry, &binding).map_err(KeylessError::Binding)?;
+            }
             if let Some((leaf, _, policy)) = &keyless {
                 crate::identity::check(&policy.identities, leaf).map_err(KeylessError::Identity)?;
             }
@@ -350,11 +353,22 @@ pub fn verify_bundle(
                 )));
             };
             let sig = b64(&one.sig, "the DSSE signature")?;
-            check_dsse_binding(&entry, &payload, &sig, &signer_ref)?;
+            let pae_bytes = pae(&env.payload_type, &payload);
+            if entry.body["kind"] == "hashedrekord" && entry.body["apiVersion"] == "0.0.2" {
+                // Rekor v2 logs a DSSE envelope as a hashedrekord over its PAE.
+                let binding = rekor::Binding {
+                    payload_sha256: Sha256::digest(&pae_bytes).into(),
+                    signature: &sig,
+                    signer: signer_ref,
+                };
+                check_hashedrekord_v002(&entry, &binding)?;
+            } else {
+                check_dsse_binding(&entry, &payload, &sig, &signer_ref)?;
+            }
             if let Some((leaf, _, policy)) = &keyless {
                 crate::identity::check(&policy.identities, leaf).map_err(KeylessError::Identity)?;
             }
-            key.verify_raw(&pae(&env.payload_type, &payload), &sig)
+            key.verify_raw(&pae_bytes, &sig)
                 .map_err(KeylessError::Signature)?;
             check_statement_subject(&env.payload_type, &payload, &digest)?;
             Some((env.payload_type.clone(), payload))
@@ -397,7 +411,11 @@ fn verify_tlog_entry(
 ) -> Result<(LogEntry, bool), KeylessError> {
     let err = KeylessError::Tlog;
     let log_index = int(&t["logIndex"], "the entry's logIndex")?;
-    let integrated_time = int(&t["integratedTime"], "the entry's integratedTime")?;
+    // Rekor v2 entries have no integrated time: their time comes from a timestamp.
+    let integrated_time = match &t["integratedTime"] {
+        serde_json::Value::Null => 0,
+        v => int(v, "the entry's integratedTime")?,
+    };
     let log_id = t["logId"]["keyId"]
         .as_str()
         .and_then(rekor::b64)
@@ -409,10 +427,10 @@ fn verify_tlog_entry(
     let kind = t["kindVersion"]["kind"].as_str().unwrap_or_default();
     let kind_version = t["kindVersion"]["version"].as_str().unwrap_or_default();
     match (kind, kind_version) {
-        ("hashedrekord", "0.0.1") | ("dsse", "0.0.1") => {}
+        ("hashedrekord" | "dsse", "0.0.1" | "0.0.2") | ("intoto", "0.0.2") => {}
         (k, v) => {
             return Err(err(format!(
-                "{k} {v} entries (Rekor v2 or other kinds) cannot be verified yet: refused"
+                "{k} {v} entries cannot be verified yet: refused"
             )));
         }
     }
@@ -532,7 +550,53 @@ fn verify_inclusion(
     Ok(())
 }
 
-/// A `dsse` 0.0.1 body names this envelope's payload hash and this signature by this signer.
+/// A Rekor v2 verifier object names `signer`: `x509Certificate.rawBytes` is its
+/// certificate, or `publicKey.rawBytes` its key.
+fn verifier_is(v: &serde_json::Value, signer: &Signer<'_>) -> bool {
+    match *signer {
+        Signer::Certificate(der) => {
+            v["x509Certificate"]["rawBytes"]
+                .as_str()
+                .and_then(rekor::b64)
+                .as_deref()
+                == Some(der)
+        }
+        Signer::Key(spki) => {
+            v["publicKey"]["rawBytes"]
+                .as_str()
+                .and_then(rekor::b64)
+                .as_deref()
+                == Some(spki)
+        }
+    }
+}
+
+/// A `hashedrekord` 0.0.2 (Rekor v2) body names this artifact digest, signature and signer.
+fn check_hashedrekord_v002(entry: &LogEntry, b: &rekor::Binding<'_>) -> Result<(), KeylessError> {
+    let bad = KeylessError::Binding;
+    let spec = &entry.body["spec"]["hashedRekordV002"];
+    let data = &spec["data"];
+    if data["algorithm"] != "SHA2_256"
+        || data["digest"].as_str().and_then(rekor::b64).as_deref() != Some(&b.payload_sha256[..])
+    {
+        return Err(bad(
+            "the transparency log entry names another payload digest".into(),
+        ));
+    }
+    let sig = &spec["signature"];
+    if sig["content"].as_str().and_then(rekor::b64).as_deref() != Some(b.signature) {
+        return Err(bad(
+            "the transparency log entry names another signature".into()
+        ));
+    }
+    if !verifier_is(&sig["verifier"], &b.signer) {
+        return Err(bad("the transparency log entry names another signer".into()));
+    }
+    Ok(())
+}
+
+/// A `dsse` body (0.0.1, or 0.0.2 for Rekor v2) names this envelope's payload hash and this
+/// signature by this signer.
 fn check_dsse_binding(
     entry: &LogEntry,
     payload: &[u8],
@@ -540,6 +604,75 @@ fn check_dsse_binding(
     signer: &Signer<'_>,
 ) -> Result<(), KeylessError> {
     let bad = KeylessError::Binding;
+    if entry.body["kind"] == "intoto" && entry.body["apiVersion"] == "0.0.2" {
+        // intoto 0.0.2 keeps the envelope with its payload and signatures base64-encoded
+        // once more than DSSE does.
+        let content = &entry.body["spec"]["content"];
+        let want = rekor::hex(&Sha256::digest(payload));
+        if content["payloadHash"]["algorithm"] != "sha256"
+            || content["payloadHash"]["value"] != want.as_str()
+        {
+            return Err(bad(
+                "the transparency log entry names another DSSE payload".into()
+            ));
+        }
+        let twice = |v: &serde_json::Value| {
+            v.as_str()
+                .and_then(rekor::b64)
+                .and_then(|b| String::from_utf8(b).ok())
+                .and_then(|s| rekor::b64(&s))
+        };
+        if twice(&content["envelope"]["payload"]).as_deref() != Some(payload) {
+            return Err(bad(
+                "the transparency log entry holds another DSSE payload".into()
+            ));
+        }
+        let ours = content["envelope"]["signatures"]
+            .as_array()
+            .map(|a| a.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .any(|s| {
+                twice(&s["sig"]).as_deref() == Some(sig)
+                    && s["publicKey"]
+                        .as_str()
+                        .and_then(rekor::b64)
+                        .is_some_and(|pem| rekor::check_signer(&pem, signer).is_ok())
+            });
+        if !ours {
+            return Err(bad(
+                "the transparency log entry names another DSSE signature or signer".into(),
+            ));
+        }
+        return Ok(());
+    }
+    if entry.body["apiVersion"] == "0.0.2" {
+        let spec = &entry.body["spec"]["dsseV002"];
+        let hash = &spec["payloadHash"];
+        let want: [u8; 32] = Sha256::digest(payload).into();
+        if hash["algorithm"] != "SHA2_256"
+            || hash["digest"].as_str().and_then(rekor::b64).as_deref() != Some(&want[..])
+        {
+            return Err(bad(
+                "the transparency log entry names another DSSE payload".into()
+            ));
+        }
+        let ours = spec["signatures"]
+            .as_array()
+            .map(|a| a.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .any(|s| {
+                s["content"].as_str().and_then(rekor::b64).as_deref() == Some(sig)
+                    && verifier_is(&s["verifier"], signer)
+            });
+        if !ours {
+            return Err(bad(
+                "the transparency log entry names another DSSE signature or signer".into(),
+            ));
+        }
+        return Ok(());
+    }
     let spec = &entry.body["spec"];
     if entry.body["kind"] != "dsse" {
         return Err(bad(format!(

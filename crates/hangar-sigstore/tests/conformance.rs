@@ -18,27 +18,7 @@ const DEFAULT_IDENTITY: &str = "https://github.com/sigstore-conformance/extremel
 const DEFAULT_ISSUER: &str = "https://token.actions.githubusercontent.com";
 
 /// Valid bundles hangar refuses for now, and why.
-const NOT_YET: &[(&str, &str)] = &[
-    (
-        "bundle-with-sct-with-extensions",
-        "RFC 3161 timestamp, Rekor v2 entry",
-    ),
-    (
-        "intoto-with-custom-trust-root",
-        "RFC 3161 timestamp, intoto 0.0.2 entry",
-    ),
-    ("rekor2-checkpoint-cosigned", "Rekor v2 entry"),
-    ("rekor2-checkpoint-multiple-cosigs", "Rekor v2 entry"),
-    ("rekor2-checkpoint-origin-not-first", "Rekor v2 entry"),
-    ("rekor2-checkpoint-two-sigs-cosigned", "Rekor v2 entry"),
-    ("rekor2-checkpoint-two-sigs-from-origin", "Rekor v2 entry"),
-    ("rekor2-dsse-happy-path", "Rekor v2 entry"),
-    ("rekor2-happy-path", "Rekor v2 entry"),
-    ("rekor2-timestamp-with-embedded-cert", "Rekor v2 entry"),
-    ("rekor2-timestamp-with-expired-cert-chain", "Rekor v2 entry"),
-    ("rekor2-timestamp-without-embedded-cert", "Rekor v2 entry"),
-    ("trust-root-tsa-validity-end-inclusive", "Rekor v2 entry"),
-];
+const NOT_YET: &[(&str, &str)] = &[];
 
 fn data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/conformance")
