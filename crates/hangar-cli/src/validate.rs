@@ -502,7 +502,12 @@ fn certificate_json(c: &hangar_validate::CertificateSummary) -> Value {
             github.insert(k.into(), json!(v));
         }
     }
-    json!({"sans": c.sans, "issuer": c.issuer, "ca": c.ca, "github": github})
+    let timestamps: Vec<Value> = c
+        .timestamps
+        .iter()
+        .map(|t| json!({"time": hangar_sigstore::format_rfc3339(t.time), "authority": t.authority}))
+        .collect();
+    json!({"sans": c.sans, "issuer": c.issuer, "ca": c.ca, "github": github, "timestamps": timestamps})
 }
 
 /// Logs one line's result and turns it into the runner's [`LineResult`].
@@ -516,19 +521,45 @@ fn report_line(result: ImageResult, id: usize, image: &Reference, keep_detail: b
     };
     for p in &result.platforms {
         match &p.outcome {
-            Ok(a) => log::debug(
-                Some(id),
-                &format!(
-                    "{} [{}]: {} signature by key {} for identity {} accepted",
-                    p.platform,
-                    p.reference,
-                    a.format.as_str(),
-                    &a.key_fingerprint[..12.min(a.key_fingerprint.len())],
-                    a.identity
-                        .as_deref()
-                        .unwrap_or("(none: accepted by --accept-unnamed-signatures)")
-                ),
-            ),
+            Ok(a) => {
+                let signer = match &a.certificate {
+                    Some(c) => format!(
+                        "keyless signature by {:?} (issuer {}, CA {})",
+                        c.sans,
+                        c.issuer.as_deref().unwrap_or("none"),
+                        c.ca
+                    ),
+                    None => format!(
+                        "signature by key {}",
+                        &a.key_fingerprint[..12.min(a.key_fingerprint.len())]
+                    ),
+                };
+                let logged = a
+                    .tlog
+                    .as_ref()
+                    .map(|t| {
+                        format!(
+                            ", logged at index {} of {} at {} (signing time from {})",
+                            t.log_index,
+                            t.log,
+                            hangar_sigstore::format_rfc3339(t.integrated_time),
+                            t.time_source
+                        )
+                    })
+                    .unwrap_or_default();
+                log::debug(
+                    Some(id),
+                    &format!(
+                        "{} [{}]: {} {signer}{logged} for identity {} accepted",
+                        p.platform,
+                        p.reference,
+                        a.format.as_str(),
+                        a.identity
+                            .as_deref()
+                            .unwrap_or("(none: accepted by --accept-unnamed-signatures)")
+                    ),
+                )
+            }
             Err(r) => log::debug(Some(id), &format!("{} [{}]: {r}", p.platform, p.reference)),
         }
     }

@@ -709,6 +709,20 @@ impl FakeSigstore {
         leaf: &LeafSpec,
         entry: Option<&EntrySpec>,
     ) -> Result<(), String> {
+        self.sign_attachment_with(addr, repo, digest, leaf, entry, None)
+    }
+
+    /// [`FakeSigstore::sign_attachment`] with an RFC 3161 timestamp of the signature at
+    /// `timestamp` (the `dev.sigstore.cosign/rfc3161timestamp` annotation) when given.
+    pub fn sign_attachment_with(
+        &self,
+        addr: &str,
+        repo: &str,
+        digest: &str,
+        leaf: &LeafSpec,
+        entry: Option<&EntrySpec>,
+        timestamp: Option<i64>,
+    ) -> Result<(), String> {
         let payload = cosign_payload(digest, &format!("{addr}/{repo}"), leaf.not_before + 60);
         let cert = self.issue(leaf);
         let sig = cert.sign(&payload);
@@ -724,6 +738,15 @@ impl FakeSigstore {
         ];
         if let Some(b) = &bundle {
             annotations.push(("dev.sigstore.cosign/bundle", b.as_str()));
+        }
+        let ts = timestamp.map(|t| {
+            format!(
+                "{{\"SignedRFC3161Timestamp\":\"{}\"}}",
+                b64(&self.timestamp(&sig, t, TimestampDefect::None))
+            )
+        });
+        if let Some(t) = &ts {
+            annotations.push(("dev.sigstore.cosign/rfc3161timestamp", t.as_str()));
         }
         crate::seed::push_simple_signing_with(addr, repo, digest, &[(&payload, &annotations)])
             .map(|_| ())

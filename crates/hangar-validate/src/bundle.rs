@@ -279,6 +279,7 @@ fn keyless_bundle(
             issuer: cert.issuer,
             github: cert.github,
             ca: cert.ca,
+            timestamps: b.timestamps.clone(),
         }),
     })
 }

@@ -116,6 +116,8 @@ pub struct CertificateSummary {
     pub github: hangar_sigstore::GithubClaims,
     /// The CA that issued it.
     pub ca: String,
+    /// The verified RFC 3161 timestamps (each a signing time the certificate was checked at).
+    pub timestamps: Vec<hangar_sigstore::Timestamp>,
 }
 
 /// A verified transparency-log entry.
@@ -731,6 +733,7 @@ impl<'a> Validator<'a> {
             issuer: v.issuer,
             github: v.github,
             ca: v.ca,
+            timestamps: v.timestamps,
         };
         Ok((verified, Some(summary), tlog))
     }

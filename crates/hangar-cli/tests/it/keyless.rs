@@ -632,3 +632,81 @@ fn policy_json_fulcio_pki_and_rekor_keys_as_containers_image_reads_them() {
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(run.stderr.contains("certificate chain"), "{}", run.stderr);
 }
+
+#[test]
+fn github_workflow_identities_and_timestamps_end_to_end() {
+    let lab = lab("keyless-github");
+    let t = now();
+    let a = lab.addr().to_owned();
+    let issuer = "https://token.actions.githubusercontent.com";
+    let san = "https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.0.0";
+    let mut leaf = LeafSpec::email(EMAIL, issuer, t);
+    leaf.email = None;
+    leaf.uri = Some(san.into());
+    leaf.github = vec![
+        (2, "push".into()),
+        (5, "acme/app".into()),
+        (6, "refs/tags/v1.0.0".into()),
+    ];
+    let digest = seed::push_image(&a, "gh/app", "v1", "gh").unwrap_or_else(|e| panic!("{e}"));
+    // A TSA timestamp as well as the Rekor entry: the certificate is checked at both.
+    lab.fake
+        .sign_attachment_with(&a, "gh/app", &digest, &leaf, Some(&entry(t)), Some(t + 5))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let list = format!("{a}/gh/app:v1\n");
+    let flags = |repo: &str| -> Vec<String> {
+        [
+            "--trusted-root",
+            "root.json",
+            "--certificate-identity-regexp",
+            "^https://github\\.com/acme/app/\\.github/workflows/",
+            "--certificate-oidc-issuer",
+            issuer,
+            "--certificate-github-workflow-repository",
+            repo,
+            "--certificate-github-workflow-trigger",
+            "push",
+            "--report",
+            "report.json",
+            "--debug",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let good = flags("acme/app");
+    let run = lab.validate(&list, &good.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stdout
+            .contains("keyless signature by [\"https://github.com/acme/app/"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("signing time from tlog+tsa"),
+        "{}",
+        run.stdout
+    );
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(lab.dir.path().join("report.json")).expect("report"),
+    )
+    .expect("json");
+    assert_report_schema(&report);
+    let c = &report["lines"][0]["platforms"][0]["certificate"];
+    assert_eq!(c["github"]["repository"], "acme/app", "{c}");
+    assert_eq!(c["github"]["ref"], "refs/tags/v1.0.0", "{c}");
+    assert_eq!(
+        c["timestamps"][0]["authority"], "https://tsa.testkit.invalid",
+        "{c}"
+    );
+    let bad = flags("acme/other");
+    let run = lab.validate(&list, &bad.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("GitHub workflow repository \"acme/app\" is not \"acme/other\""),
+        "{}",
+        run.stderr
+    );
+}
