@@ -51,8 +51,9 @@ pub(crate) fn man(args: &ManArgs, mut cmd: clap::Command) -> ExitCode {
     }
 }
 
-/// One page for `cmd` (named `name`, e.g. `hangar-sign-validate`) and one per visible
-/// subcommand; returns how many were written.
+/// One page for `cmd` (named `name`, e.g. `hangar-sign-validate`) and one per subcommand
+/// but the internal `man` (hidden commands such as `signv1` get pages: they are hidden from
+/// the main help only, like upstream's); returns how many were written.
 fn write_pages(dir: &std::path::Path, cmd: clap::Command, name: &str) -> Result<usize, String> {
     let cmd = cmd.bin_name(name.replace('-', " "));
     let mut page = Vec::new();
@@ -66,7 +67,7 @@ fn write_pages(dir: &std::path::Path, cmd: clap::Command, name: &str) -> Result<
     // `help` is clap's own subcommand: it has no page of its own.
     for sub in cmd
         .get_subcommands()
-        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+        .filter(|s| s.get_name() != "help" && s.get_name() != "man")
     {
         let sub_name = format!("{name}-{}", sub.get_name());
         written += write_pages(dir, sub.clone(), &sub_name)?;

@@ -20,8 +20,8 @@ pub(crate) struct GenerateArgs {
     /// File holding the passphrase (else COSIGN_PASSWORD, else a prompt).
     #[arg(long, value_name = "FILE")]
     passphrase_file: Option<PathBuf>,
-    /// Overwrite existing files.
-    #[arg(short = 'y', long)]
+    /// Overwrite existing files (v1.9 spelling: --auto-yes).
+    #[arg(short = 'y', long, visible_alias = "auto-yes")]
     yes: bool,
 }
 

@@ -45,6 +45,10 @@ struct Cli {
 enum Command {
     /// Sign the images of a list with a sigstore private key (or validate: `sign validate`).
     Sign(Box<SignCommand>),
+    /// hangar v1.8's `sign` (and `signv1 validate`), as v1.9 names them: containers/image
+    /// simple signing, `-p/--sigstore-pubkey` with matchRepoDigestOrExact.
+    #[command(name = "signv1", hide = true)]
+    Signv1(Box<SignCommand>),
     /// Generate a sigstore (cosign) key pair: PREFIX.key (encrypted) and PREFIX.pub.
     GenerateSigstoreKey(keys::GenerateArgs),
     /// Inspect an image in a registry.
@@ -125,17 +129,47 @@ pub(crate) struct ListArgs {
 pub(crate) struct SignArgs {
     #[command(flatten)]
     pub(crate) list: ListArgs,
-    /// Sigstore (cosign) encrypted private key file.
+    /// Sigstore (cosign) encrypted private key file (v1.9 spelling: -p/--key).
     #[arg(
         short = 'k',
         long = "sigstore-key",
+        visible_alias = "key",
+        short_alias = 'p',
         value_name = "SIGSTORE.key",
         required = true
     )]
     pub(crate) key: Option<PathBuf>,
     /// File holding the private key's passphrase (else COSIGN_PASSWORD, else a prompt).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, visible_alias = "passphrase-file", value_name = "FILE")]
     pub(crate) sigstore_passphrase_file: Option<PathBuf>,
+    /// Upload signatures to a transparency log. Offline there is none: signatures are never
+    /// uploaded (v1.9 uploads by default); =true is refused, =false says so explicitly.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub(crate) tlog_upload: Option<bool>,
+    /// Also sign each manifest list / index digest (as cosign and v1.9 `sign` do).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", hide = true)]
+    pub(crate) sign_manifest_index: Option<bool>,
+    /// Accepted for v1.9 scripts: hangar never prompts while signing a list.
+    #[arg(short = 'y', long)]
+    pub(crate) auto_yes: bool,
+    /// Accepted for v1.9 scripts: registry credentials always come from the auth files.
+    #[arg(long)]
+    pub(crate) skip_login: bool,
+    /// Refused: keyless signing needs the network (an OIDC provider, Fulcio, Rekor).
+    #[arg(long, value_name = "PROVIDER")]
+    pub(crate) oidc_provider: Option<String>,
+    /// Refused: keyless signing needs the network.
+    #[arg(long, value_name = "URL")]
+    pub(crate) fulcio_url: Option<String>,
+    /// Refused: keyless signing needs the network.
+    #[arg(long, value_name = "URL")]
+    pub(crate) oidc_issuer: Option<String>,
+    /// Refused: keyless signing needs the network.
+    #[arg(long, value_name = "ID")]
+    pub(crate) oidc_client_id: Option<String>,
+    /// Accepted for v1.9 scripts: nothing is uploaded, so no Rekor is used.
+    #[arg(long, value_name = "URL")]
+    pub(crate) rekor_url: Option<String>,
 }
 
 /// Flags of `hangar sign validate`.
@@ -239,11 +273,14 @@ pub(crate) struct ValidateArgs {
     #[arg(long)]
     pub(crate) accept_unnamed_signatures: bool,
     /// Write a report of every line and platform (docs/report.md).
-    #[arg(long, value_name = "FILE")]
+    #[arg(short = 'r', long, value_name = "FILE")]
     pub(crate) report: Option<PathBuf>,
-    /// The report's format.
-    #[arg(long, value_enum, default_value_t = report::ReportFormat::Json, requires = "report")]
+    /// The report's format (v1.9 spelling: --format); without --report it changes nothing.
+    #[arg(long, visible_alias = "format", value_enum, default_value_t = report::ReportFormat::Json)]
     pub(crate) report_format: report::ReportFormat,
+    /// Accepted for v1.9 scripts: validation never prompts.
+    #[arg(short = 'y', long)]
+    pub(crate) auto_yes: bool,
 }
 
 /// `--timeout`: `None` when the budget is unlimited (`0`).
@@ -279,6 +316,16 @@ fn main() -> ExitCode {
                 command: None,
                 args,
             } => sign::run(&args),
+        },
+        Command::Signv1(sign) => match *sign {
+            SignCommand {
+                command: Some(SignSubcommand::Validate(args)),
+                ..
+            } => validate::run(&args),
+            SignCommand {
+                command: None,
+                args,
+            } => sign::run_v1(&args),
         },
         Command::GenerateSigstoreKey(args) => keys::generate(&args),
         Command::Inspect(args) => inspect::run(&args),

@@ -36,7 +36,7 @@ use hangar_registry::{Client, Deadline, Error as RegistryError, media_type, sha2
 use hangar_signature::{
     PrivateKey, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, payload_bytes,
 };
-use hangar_validate::{Platform, PlatformFilter, Target, resolve};
+use hangar_validate::{Platform, PlatformFilter, Target, resolve_all};
 use serde::{Deserialize, Serialize};
 
 /// The config media type of a signature attachment manifest.
@@ -136,6 +136,7 @@ pub struct Signer<'a> {
     platforms: &'a PlatformFilter,
     creator: String,
     locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    sign_index: bool,
 }
 
 impl<'a> Signer<'a> {
@@ -151,13 +152,21 @@ impl<'a> Signer<'a> {
             platforms,
             creator: concat!("hangar ", env!("CARGO_PKG_VERSION")).to_owned(),
             locks: Mutex::default(),
+            sign_index: false,
         }
+    }
+
+    /// Also sign each index / manifest list digest itself, under the reference it was named
+    /// by (cosign and hangar v1.9 `sign` do; containers/image never checks it).
+    pub fn sign_index_digests(mut self, yes: bool) -> Self {
+        self.sign_index = yes;
+        self
     }
 
     /// Signs every selected platform image of `image`.
     pub fn sign(&self, image: &Reference, deadline: Deadline) -> SignResult {
-        let targets = match resolve(self.client, image, self.platforms, deadline) {
-            Ok(t) => t,
+        let (mut targets, index) = match resolve_all(self.client, image, self.platforms, deadline) {
+            Ok(r) => (r.targets, r.index),
             Err(reason) => {
                 return SignResult {
                     verdict: Verdict::Failed,
@@ -172,6 +181,14 @@ impl<'a> Signer<'a> {
                 reason: Some(hangar_validate::NO_PLATFORM.to_owned()),
                 platforms: Vec::new(),
             };
+        }
+        if let (true, Some(index)) = (self.sign_index, index) {
+            targets.push(Target {
+                platform: Platform::new("index", "*", None),
+                reference: image.clone(),
+                repository: image.repository(),
+                digest: index,
+            });
         }
         let platforms: Vec<PlatformResult> = targets
             .into_iter()

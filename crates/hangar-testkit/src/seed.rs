@@ -349,3 +349,80 @@ pub fn push_referrers_tag(
         index.as_bytes(),
     )
 }
+
+/// Pushes an OCI index as `docker buildx --provenance=true` makes one: linux/amd64 and
+/// linux/arm64 images plus a SLSA provenance attestation manifest (platform
+/// `unknown/unknown`, annotations `vnd.docker.reference.type: attestation-manifest` and
+/// `vnd.docker.reference.digest`). Returns the index digest.
+pub fn push_index_with_attestation(
+    addr: &str,
+    repo: &str,
+    tag: &str,
+    salt: &str,
+) -> Result<String, String> {
+    let mut entries = Vec::new();
+    let mut first = None;
+    for arch in ["amd64", "arm64"] {
+        let (d, size) = push_platform_image(addr, repo, ("linux", arch, None), salt)?;
+        first.get_or_insert_with(|| d.clone());
+        entries.push(format!(
+            r#"{{"mediaType":"{OCI_MANIFEST}","digest":"{d}","size":{size},"platform":{{"architecture":"{arch}","os":"linux"}}}}"#
+        ));
+    }
+    let statement = format!(
+        r#"{{"_type":"https://in-toto.io/Statement/v0.1","predicateType":"https://slsa.dev/provenance/v0.2","subject":[],"predicate":{{"builder":{{"id":"{salt}"}}}}}}"#
+    );
+    let layer = push_blob(addr, repo, statement.as_bytes())?;
+    let config = push_blob(addr, repo, b"{}")?;
+    let attestation = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config}","size":2}},"layers":[{{"mediaType":"application/vnd.in-toto+json","digest":"{layer}","size":{},"annotations":{{"in-toto.io/predicate-type":"https://slsa.dev/provenance/v0.2"}}}}]}}"#,
+        statement.len()
+    );
+    let (att, att_size) = push_by_digest(addr, repo, &attestation)?;
+    entries.push(format!(
+        r#"{{"mediaType":"{OCI_MANIFEST}","digest":"{att}","size":{att_size},"annotations":{{"vnd.docker.reference.digest":"{}","vnd.docker.reference.type":"attestation-manifest"}},"platform":{{"architecture":"unknown","os":"unknown"}}}}"#,
+        first.unwrap_or_default()
+    ));
+    let index = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{}]}}"#,
+        entries.join(",")
+    );
+    push_manifest(addr, repo, tag, OCI_INDEX, index.as_bytes())
+}
+
+/// Pushes a Docker manifest list (schema 2) of linux/amd64 and linux/arm64 Docker v2 images
+/// as `repo:tag`. Returns the list's digest.
+pub fn push_docker_manifest_list(
+    addr: &str,
+    repo: &str,
+    tag: &str,
+    salt: &str,
+) -> Result<String, String> {
+    const DOCKER_V2: &str = "application/vnd.docker.distribution.manifest.v2+json";
+    const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+    let mut entries = Vec::new();
+    for arch in ["amd64", "arm64"] {
+        let layer_bytes = format!("docker layer of {repo} {arch} {salt}");
+        let layer = push_blob(addr, repo, layer_bytes.as_bytes())?;
+        let config = format!(
+            r#"{{"architecture":"{arch}","os":"linux","rootfs":{{"type":"layers","diff_ids":["{layer}"]}}}}"#
+        );
+        let config_digest = push_blob(addr, repo, config.as_bytes())?;
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{DOCKER_V2}","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"{config_digest}","size":{}}},"layers":[{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","digest":"{layer}","size":{}}}]}}"#,
+            config.len(),
+            layer_bytes.len()
+        );
+        let d = digest(manifest.as_bytes());
+        push_manifest(addr, repo, &d, DOCKER_V2, manifest.as_bytes())?;
+        entries.push(format!(
+            r#"{{"mediaType":"{DOCKER_V2}","digest":"{d}","size":{},"platform":{{"architecture":"{arch}","os":"linux"}}}}"#,
+            manifest.len()
+        ));
+    }
+    let list = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{DOCKER_LIST}","manifests":[{}]}}"#,
+        entries.join(",")
+    );
+    push_manifest(addr, repo, tag, DOCKER_LIST, list.as_bytes())
+}

@@ -689,8 +689,9 @@ impl<'a> Validator<'a> {
             return Err(Rejection::new(
                 Invalid,
                 format!(
-                    "Signature for identity {} is not accepted",
-                    claimed.docker_reference
+                    "Signature for identity {} is not accepted{}",
+                    claimed.docker_reference,
+                    cosign_hint(self.identity, intended, &claimed.docker_reference)
                 ),
             ));
         }
@@ -779,6 +780,22 @@ impl<'a> Validator<'a> {
             }
             Err(e) => Err(Rejection::new(Invalid, format!("signature refused: {e}"))),
         }
+    }
+}
+
+/// When matchRepoDigestOrExact refuses a tag reference because the signature names this
+/// very repository without a tag — how cosign and hangar v1.9 write it — say so, and which
+/// rule accepts it.
+fn cosign_hint(identity: &SignedIdentity, intended: &Reference, claimed: &str) -> &'static str {
+    let cosign_made = matches!(identity, SignedIdentity::MatchRepoDigestOrExact)
+        && intended.tag().is_some()
+        && Reference::parse_normalized(claimed).is_ok_and(|c| {
+            c.tag().is_none() && c.digest().is_none() && c.name() == intended.name()
+        });
+    if cosign_made {
+        " (it names the repository without a tag, as cosign and hangar v1.9 sign: accept such signatures with -k/--key, --exact-repository REPOSITORY, or a policy with matchRepository)"
+    } else {
+        ""
     }
 }
 

@@ -606,6 +606,8 @@ fn completions_and_man_pages_cover_every_flag() {
             "hangar-inspect.1",
             "hangar-sign-validate.1",
             "hangar-sign.1",
+            "hangar-signv1-validate.1",
+            "hangar-signv1.1",
             "hangar.1"
         ]
     );

@@ -12,6 +12,7 @@ mod outputs;
 mod resilience;
 mod signing;
 mod tls;
+mod upstream;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
