@@ -292,16 +292,9 @@ fn keyless_row(o: &Opts, hangar: &Path, d: &Path, addr: &str, key_signed: &[Stri
     let fake = FakeSigstore::new();
     std::fs::write(d.join("trusted_root.json"), fake.trusted_root_json())
         .map_err(|e| e.to_string())?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|t| t.as_secs() as i64)
-        .unwrap_or(0);
+    let now = hangar_testkit::sigstore::unix_now();
     let leaf = LeafSpec::email("release@bench.example", "https://issuer.bench.example", now);
-    let entry = EntrySpec {
-        integrated_time: now,
-        log_index: 1,
-        ..EntrySpec::default()
-    };
+    let entry = EntrySpec::at(now, 1);
     for name in &names {
         let (repo, tag) = name
             .strip_prefix(&format!("{addr}/"))

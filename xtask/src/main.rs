@@ -719,16 +719,9 @@ fn keyless_act(hangar: &Path, d: &Path, addr: &str, cmd: &DemoCommand<'_>) -> Re
         &[("linux", "amd64", None), ("linux", "arm64", None)],
         "keyless",
     )?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|t| t.as_secs() as i64)
-        .unwrap_or(0);
+    let now = hangar_testkit::sigstore::unix_now();
     let leaf = LeafSpec::email("release@demo.example", "https://issuer.demo.example", now);
-    let entry = EntrySpec {
-        integrated_time: now,
-        log_index: 1,
-        ..EntrySpec::default()
-    };
+    let entry = EntrySpec::at(now, 1);
     for digest in seed::index_digests(addr, "demo/keyless", &index)? {
         fake.sign_attachment(addr, "demo/keyless", &digest, &leaf, Some(&entry))?;
     }

@@ -100,7 +100,7 @@ fn yaml_value(out: &mut String, v: &Value, indent: usize, inline: bool) {
 }
 
 /// The CSV columns, in order.
-pub(crate) const CSV_COLUMNS: [&str; 21] = [
+pub(crate) const CSV_COLUMNS: [&str; 24] = [
     "id",
     "line_number",
     "line",
@@ -122,6 +122,9 @@ pub(crate) const CSV_COLUMNS: [&str; 21] = [
     "tlog_log_index",
     "tlog_integrated_time",
     "signing_time_source",
+    "media_type",
+    "os_version",
+    "tlog_verified",
 ];
 
 /// One CSV field: quoted when it holds a comma, quote or line break; a leading `=`, `+`,
@@ -237,11 +240,14 @@ mod tests {
         let text = render(&report, ReportFormat::Csv);
         let rows: Vec<&str> = text.split("\r\n").collect();
         assert_eq!(rows.len(), 1 + 1 + 2 + 1, "{text}");
-        assert_eq!(rows[1], "1,2,a,,error,\"x\ny\",,,,,,,,,,,,,,,");
-        assert_eq!(rows[2], "2,3,b,r,passed,,linux/amd64,d1,passed,,,,,,,,,,,,");
+        assert_eq!(rows[1], "1,2,a,,error,\"x\ny\",,,,,,,,,,,,,,,,,,");
+        assert_eq!(
+            rows[2],
+            "2,3,b,r,passed,,linux/amd64,d1,passed,,,,,,,,,,,,,,,"
+        );
         assert_eq!(
             rows[3],
-            "2,3,b,r,passed,,linux/arm64,d2,passed,,,,,,a@b.c https://x,https://i,o/r,refs/tags/v1,5,2026-01-01T00:00:00Z,tlog"
+            "2,3,b,r,passed,,linux/arm64,d2,passed,,,,,,a@b.c https://x,https://i,o/r,refs/tags/v1,5,2026-01-01T00:00:00Z,tlog,,,"
         );
     }
 }

@@ -457,12 +457,19 @@ fn detail(result: &ImageResult) -> Value {
         .platforms
         .iter()
         .map(|p| {
-            let mut o = json!({"platform": p.platform.to_string(), "reference": p.reference.to_string(), "digest": p.digest.to_string()});
+            let mut o = json!({"platform": p.platform.to_string(), "reference": p.reference.to_string(), "digest": p.digest.to_string(), "media_type": p.media_type});
+            if let Some(v) = &p.platform.os_version {
+                o["os_version"] = json!(v);
+            }
             match &p.outcome {
                 Ok(a) => o.as_object_mut().map(|m| {
                     m.extend([("verdict".into(), json!("passed")), ("identity".into(), json!(a.identity)), ("signature_format".into(), json!(a.format.as_str())), ("key".into(), json!(a.key_fingerprint)), ("key_algorithm".into(), json!(a.key_algorithm))]);
                     if let Some(c) = &a.certificate {
                         m.insert("certificate".into(), certificate_json(c));
+                    }
+                    m.insert("tlog_verified".into(), json!(a.tlog.is_some()));
+                    if let Some(payload) = a.payload.as_deref().and_then(|t| serde_json::from_str::<Value>(t).ok()) {
+                        m.insert("payload".into(), payload);
                     }
                     if let Some(t) = &a.tlog {
                         m.insert("tlog".into(), json!({"log_index": t.log_index, "integrated_time": hangar_sigstore::format_rfc3339(t.integrated_time), "log": t.log, "time_source": t.time_source}));

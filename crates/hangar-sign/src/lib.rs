@@ -166,7 +166,7 @@ impl<'a> Signer<'a> {
     /// Signs every selected platform image of `image`.
     pub fn sign(&self, image: &Reference, deadline: Deadline) -> SignResult {
         let (mut targets, index) = match resolve_all(self.client, image, self.platforms, deadline) {
-            Ok(r) => (r.targets, r.index),
+            Ok(r) => (r.targets, r.index.zip(r.index_media_type)),
             Err(reason) => {
                 return SignResult {
                     verdict: Verdict::Failed,
@@ -182,12 +182,13 @@ impl<'a> Signer<'a> {
                 platforms: Vec::new(),
             };
         }
-        if let (true, Some(index)) = (self.sign_index, index) {
+        if let (true, Some((index, media_type))) = (self.sign_index, index) {
             targets.push(Target {
                 platform: Platform::new("index", "*", None),
                 reference: image.clone(),
                 repository: image.repository(),
                 digest: index,
+                media_type,
             });
         }
         let platforms: Vec<PlatformResult> = targets

@@ -26,11 +26,7 @@ fn email_policy() -> KeylessPolicy {
 }
 
 fn entry() -> EntrySpec {
-    EntrySpec {
-        integrated_time: T,
-        log_index: 42,
-        ..EntrySpec::default()
-    }
+    EntrySpec::at(T, 42)
 }
 
 /// Signs PAYLOAD with a leaf made from `leaf`, attaches an entry made from `entry`, and

@@ -279,6 +279,25 @@ pub struct EntrySpec {
     pub other_certificate: Option<String>,
 }
 
+impl EntrySpec {
+    /// A good entry integrated at `time` with index `log_index`.
+    pub fn at(time: i64, log_index: i64) -> EntrySpec {
+        EntrySpec {
+            integrated_time: time,
+            log_index,
+            ..EntrySpec::default()
+        }
+    }
+}
+
+/// The current Unix time, in seconds.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
 /// The fake Sigstore.
 pub struct FakeSigstore {
     /// Root CA.

@@ -198,6 +198,7 @@ fn check_one(
         )));
     }
     Ok(Accepted {
+        payload: None,
         certificate: None,
         tlog,
         identity: None,
@@ -274,6 +275,7 @@ fn keyless_bundle(
         key_fingerprint: cert.key.fingerprint().to_owned(),
         key_algorithm: cert.key.algorithm(),
         tlog: Some(crate::TlogSummary::of(&b.log_entry)),
+        payload: Some(String::from_utf8_lossy(statement).into_owned()),
         certificate: Some(crate::CertificateSummary {
             sans: cert.sans,
             issuer: cert.issuer,

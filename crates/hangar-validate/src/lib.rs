@@ -103,6 +103,8 @@ pub struct Accepted {
     pub certificate: Option<CertificateSummary>,
     /// The verified transparency-log entry, if the signature has one the trust knows.
     pub tlog: Option<TlogSummary>,
+    /// The signed payload (the simple-signing document or the in-toto statement), as text.
+    pub payload: Option<String>,
 }
 
 /// What a keyless signature's Fulcio certificate proves.
@@ -226,6 +228,8 @@ pub struct PlatformResult {
     pub reference: Reference,
     /// The platform manifest's digest.
     pub digest: Digest,
+    /// The platform manifest's media type.
+    pub media_type: String,
     /// The accepted signature, or why none was.
     pub outcome: Result<Accepted, Rejection>,
 }
@@ -298,6 +302,8 @@ struct PlatformJson {
     os: String,
     #[serde(default)]
     variant: Option<String>,
+    #[serde(default, rename = "os.version")]
+    os_version: Option<String>,
 }
 
 /// One platform image selected by the filter: what validation checks and signing signs.
@@ -312,6 +318,8 @@ pub struct Target {
     pub repository: Reference,
     /// The platform manifest's digest.
     pub digest: Digest,
+    /// The platform manifest's media type.
+    pub media_type: String,
 }
 
 /// Fetches `image` and lists the platform images `filter` selects: every passing entry of an
@@ -334,13 +342,22 @@ pub fn index_entries(
     bytes: &[u8],
     filter: &PlatformFilter,
 ) -> Result<Vec<(Platform, Digest)>, String> {
+    index_entries_typed(bytes, filter).map(|v| v.into_iter().map(|(p, d, _)| (p, d)).collect())
+}
+
+/// [`index_entries`] with each entry's media type.
+fn index_entries_typed(
+    bytes: &[u8],
+    filter: &PlatformFilter,
+) -> Result<Vec<(Platform, Digest, String)>, String> {
     // oci-spec would refuse a whole index over one odd entry; entries are judged one by one.
     let index: IndexJson =
         serde_json::from_slice(bytes).map_err(|e| format!("invalid manifest list: {e}"))?;
     let mut out = Vec::new();
     for entry in &index.manifests {
         let Some(p) = &entry.platform else { continue };
-        let platform = Platform::new(&p.os, &p.architecture, p.variant.as_deref());
+        let platform = Platform::new(&p.os, &p.architecture, p.variant.as_deref())
+            .with_os_version(p.os_version.as_deref());
         if !filter.matches(&platform) {
             continue;
         }
@@ -358,7 +375,7 @@ pub fn index_entries(
                 entry.media_type
             ));
         }
-        out.push((platform, digest));
+        out.push((platform, digest, entry.media_type.clone()));
     }
     Ok(out)
 }
@@ -371,6 +388,8 @@ pub struct Resolved {
     pub targets: Vec<Target>,
     /// The digest of the index, if the reference names one.
     pub index: Option<Digest>,
+    /// The index's media type, if the reference names one.
+    pub index_media_type: Option<String>,
 }
 
 /// [`resolve`], also reporting the index digest.
@@ -391,18 +410,20 @@ pub fn resolve_all(
     let repository = image.repository();
     match manifest.media_type.as_str() {
         media_type::OCI_INDEX | media_type::DOCKER_LIST => {
-            let targets = index_entries(&manifest.bytes, filter)?
+            let targets = index_entries_typed(&manifest.bytes, filter)?
                 .into_iter()
-                .map(|(platform, digest)| Target {
+                .map(|(platform, digest, media_type)| Target {
                     platform,
                     reference: image.with_digest(digest.clone()),
                     repository: repository.clone(),
                     digest,
+                    media_type,
                 })
                 .collect();
             Ok(Resolved {
                 targets,
                 index: Some(manifest.digest),
+                index_media_type: Some(manifest.media_type.clone()),
             })
         }
         media_type::OCI_MANIFEST | media_type::DOCKER_MANIFEST => {
@@ -419,16 +440,20 @@ pub fn resolve_all(
                 .map_err(|e| format!("fetching image config: {e}"))?;
             let p: PlatformJson = serde_json::from_slice(&config)
                 .map_err(|e| format!("invalid image config: {e}"))?;
-            let platform = Platform::new(&p.os, &p.architecture, p.variant.as_deref());
+            let platform = Platform::new(&p.os, &p.architecture, p.variant.as_deref())
+                .with_os_version(p.os_version.as_deref());
             if !filter.matches(&platform) {
                 return Ok(Resolved {
                     targets: Vec::new(),
                     index: None,
+                    index_media_type: None,
                 });
             }
             Ok(Resolved {
                 index: None,
+                index_media_type: None,
                 targets: vec![Target {
+                    media_type: manifest.media_type.clone(),
                     platform,
                     reference: image,
                     repository,
@@ -479,6 +504,7 @@ impl<'a> Validator<'a> {
                     platform: t.platform,
                     reference: t.reference,
                     digest: t.digest,
+                    media_type: t.media_type,
                     outcome,
                 }
             })
@@ -491,6 +517,7 @@ impl<'a> Validator<'a> {
             // The index is signed under the reference it was named by (its tag).
             let outcome = self.validate_platform(&image.repository(), &index, image, deadline);
             platforms.push(PlatformResult {
+                media_type: resolved.index_media_type.clone().unwrap_or_default(),
                 platform: Platform::new("index", "*", None),
                 reference: image.with_digest(index.clone()),
                 digest: index,
@@ -702,6 +729,7 @@ impl<'a> Validator<'a> {
             key_algorithm: verified.key_algorithm().to_owned(),
             certificate,
             tlog,
+            payload: Some(String::from_utf8_lossy(&payload).into_owned()),
         })
     }
 

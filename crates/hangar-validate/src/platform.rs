@@ -11,6 +11,8 @@ pub struct Platform {
     pub architecture: String,
     /// `v7`, `v8`, ... when given.
     pub variant: Option<String>,
+    /// `os.version` (Windows builds), when the index gives it.
+    pub os_version: Option<String>,
 }
 
 impl Platform {
@@ -20,7 +22,14 @@ impl Platform {
             os: os.to_owned(),
             architecture: architecture.to_owned(),
             variant: variant.filter(|v| !v.is_empty()).map(str::to_owned),
+            os_version: None,
         }
+    }
+
+    /// The same platform with `os.version` (empty = none).
+    pub fn with_os_version(mut self, os_version: Option<&str>) -> Platform {
+        self.os_version = os_version.filter(|v| !v.is_empty()).map(str::to_owned);
+        self
     }
 }
 

@@ -476,7 +476,7 @@ fn report_lists_every_line_once_with_platform_verdicts() {
     let rows = parse_csv(&csv);
     assert_eq!(
         rows[0].join(","),
-        "id,line_number,line,reference,line_verdict,line_reason,platform,digest,verdict,reason,identity,signature_format,key,key_algorithm,certificate_sans,certificate_issuer,github_workflow_repository,github_workflow_ref,tlog_log_index,tlog_integrated_time,signing_time_source"
+        "id,line_number,line,reference,line_verdict,line_reason,platform,digest,verdict,reason,identity,signature_format,key,key_algorithm,certificate_sans,certificate_issuer,github_workflow_repository,github_workflow_ref,tlog_log_index,tlog_integrated_time,signing_time_source,media_type,os_version,tlog_verified"
     );
     let want_rows: usize = lines
         .iter()
@@ -484,7 +484,7 @@ fn report_lists_every_line_once_with_platform_verdicts() {
         .sum();
     assert_eq!(rows.len() - 1, want_rows, "{csv}");
     for row in &rows[1..] {
-        assert_eq!(row.len(), 21, "{row:?}");
+        assert_eq!(row.len(), 24, "{row:?}");
         let line = &lines[row[0].parse::<usize>().expect("id") - 1];
         assert_eq!(row[2], line["line"].as_str().expect("line"));
         assert_eq!(row[4], line["verdict"].as_str().expect("verdict"));

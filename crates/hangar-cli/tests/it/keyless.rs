@@ -15,10 +15,7 @@ const EMAIL: &str = "release@example.com";
 const ISSUER: &str = "https://accounts.example.com";
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    hangar_testkit::sigstore::unix_now()
 }
 
 struct Lab {
@@ -79,11 +76,7 @@ const KEYLESS: &[&str] = &[
 ];
 
 fn entry(t: i64) -> EntrySpec {
-    EntrySpec {
-        integrated_time: t,
-        log_index: 7,
-        ..EntrySpec::default()
-    }
+    EntrySpec::at(t, 7)
 }
 
 #[test]

@@ -282,6 +282,58 @@ fn test_sign_v1_invocations() {
         ]);
         s.check(&run, failed);
     }
+    // The report carries what v1.9's does (digest, media type, platform, tlogVerified,
+    // payload), in hangar's shape: -r/--format are v1.9's spellings.
+    for format in ["json", "yaml", "csv"] {
+        let file = format!("report.{format}");
+        let run = s.run(&[
+            "signv1",
+            "validate",
+            "--file=data/sign/sign.txt",
+            "--project=sign-test",
+            "--registry",
+            "REGISTRY_URL",
+            "--sigstore-pubkey=sigstore.pub",
+            "--tls-verify=false",
+            "-r",
+            &file,
+            "--format",
+            format,
+        ]);
+        assert_eq!(run.code, 0, "{format}: {}", run.all());
+        let text = std::fs::read_to_string(s.dir.path().join(&file)).expect("report");
+        if format == "csv" {
+            assert!(
+                text.contains("application/vnd.docker.distribution.manifest.v2+json"),
+                "{text}"
+            );
+            assert!(text.contains(",false\r\n"), "{text}");
+            continue;
+        }
+        let report: serde_json::Value = if format == "json" {
+            serde_json::from_str(&text).expect("json")
+        } else {
+            serde_yaml_ng::from_str(&text).expect("yaml")
+        };
+        crate::assert_report_schema(&report);
+        let oci = &report["lines"][0]["platforms"];
+        let docker = &report["lines"][1]["platforms"];
+        // The attestation entry is not a platform image: two platforms each.
+        assert_eq!(oci.as_array().map(Vec::len), Some(2), "{report}");
+        assert_eq!(
+            oci[0]["media_type"],
+            "application/vnd.oci.image.manifest.v1+json"
+        );
+        assert_eq!(
+            docker[0]["media_type"],
+            "application/vnd.docker.distribution.manifest.v2+json"
+        );
+        assert_eq!(oci[0]["tlog_verified"], false);
+        assert_eq!(
+            oci[0]["payload"]["critical"]["type"],
+            "cosign container image signature"
+        );
+    }
     // An unsigned project fails every line (v1.9 only warns and exits 0).
     let run = s.run(&[
         "signv1",
