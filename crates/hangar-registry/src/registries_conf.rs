@@ -135,6 +135,29 @@ struct Parsed {
     blocked: Vec<(String, bool)>,
 }
 
+/// The `[[registry]]` table being read.
+#[derive(Default)]
+struct RegistryTable {
+    location: Option<String>,
+    prefix: Option<String>,
+    insecure: bool,
+    blocked: bool,
+}
+
+impl RegistryTable {
+    /// Adds the table to `out`: its `prefix` (what it matches) wins over its `location`.
+    fn record(self, out: &mut Parsed) {
+        if let Some(l) = self.prefix.or(self.location) {
+            if self.insecure {
+                // The registry part of a location such as "reg.io:5000/ns".
+                out.insecure
+                    .push(l.split('/').next().unwrap_or_default().to_owned());
+            }
+            out.blocked.push((l, self.blocked));
+        }
+    }
+}
+
 fn parse(text: &str, path: &Path) -> Result<Parsed, ConfError> {
     let err = |line: usize, message: String| ConfError {
         path: path.display().to_string(),
@@ -143,28 +166,7 @@ fn parse(text: &str, path: &Path) -> Result<Parsed, ConfError> {
     };
     let mut out = Parsed::default();
     let mut table = Table::Other;
-    // A table's `prefix` (what it matches) wins over its `location`.
-    let mut location: Option<String> = None;
-    let mut prefix: Option<String> = None;
-    let mut insecure = false;
-    let mut blocked = false;
-    let flush = |location: &mut Option<String>,
-                 prefix: &mut Option<String>,
-                 insecure: &mut bool,
-                 blocked: &mut bool,
-                 out: &mut Parsed| {
-        if let Some(l) = prefix.take().or(location.take()) {
-            if *insecure {
-                // The registry part of a location such as "reg.io:5000/ns".
-                out.insecure
-                    .push(l.split('/').next().unwrap_or_default().to_owned());
-            }
-            out.blocked.push((l, *blocked));
-        }
-        *location = None;
-        *insecure = false;
-        *blocked = false;
-    };
+    let mut current = RegistryTable::default();
     for (i, raw) in text.lines().enumerate() {
         let line = strip_comment(raw).trim();
         if line.is_empty() {
@@ -172,13 +174,7 @@ fn parse(text: &str, path: &Path) -> Result<Parsed, ConfError> {
         }
         if line.starts_with('[') {
             if table == Table::Registry {
-                flush(
-                    &mut location,
-                    &mut prefix,
-                    &mut insecure,
-                    &mut blocked,
-                    &mut out,
-                );
+                std::mem::take(&mut current).record(&mut out);
             }
             table = match line {
                 "[[registry]]" => Table::Registry,
@@ -194,12 +190,12 @@ fn parse(text: &str, path: &Path) -> Result<Parsed, ConfError> {
         let (key, value) = (key.trim(), value.trim());
         match (&table, key) {
             (Table::Registry, "location") => {
-                location = Some(
+                current.location = Some(
                     string(value).ok_or_else(|| err(i + 1, "location must be a string".into()))?,
                 )
             }
             (Table::Registry, "prefix") => {
-                prefix = Some(
+                current.prefix = Some(
                     string(value).ok_or_else(|| err(i + 1, "prefix must be a string".into()))?,
                 )
             }
@@ -215,9 +211,9 @@ fn parse(text: &str, path: &Path) -> Result<Parsed, ConfError> {
                     }
                 };
                 if key == "insecure" {
-                    insecure = flag;
+                    current.insecure = flag;
                 } else {
-                    blocked = flag;
+                    current.blocked = flag;
                 }
             }
             (Table::InsecureV1 | Table::BlockV1, "registries") => {
@@ -239,13 +235,7 @@ fn parse(text: &str, path: &Path) -> Result<Parsed, ConfError> {
         }
     }
     if table == Table::Registry {
-        flush(
-            &mut location,
-            &mut prefix,
-            &mut insecure,
-            &mut blocked,
-            &mut out,
-        );
+        current.record(&mut out);
     }
     Ok(out)
 }

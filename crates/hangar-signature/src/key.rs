@@ -93,16 +93,19 @@ impl PublicKey {
         }
         match label.as_str() {
             "PUBLIC KEY" => PublicKey::from_spki_der(&der),
-            "RSA PUBLIC KEY" => {
-                let key = rsa::PublicKey::from_pkcs1_der(&der)
-                    .map_err(|e| KeyError::Malformed(e.to_string()))?;
-                PublicKey::from_rsa(key)
-            }
+            "RSA PUBLIC KEY" => PublicKey::from_pkcs1_der(&der),
             _ => Err(KeyError::WrongPemType {
                 found: label,
                 want: "\"PUBLIC KEY\" or \"RSA PUBLIC KEY\"",
             }),
         }
+    }
+
+    /// Loads a DER PKCS#1 RSAPublicKey (the body of an `RSA PUBLIC KEY` block).
+    pub fn from_pkcs1_der(der: &[u8]) -> Result<PublicKey, KeyError> {
+        let key =
+            rsa::PublicKey::from_pkcs1_der(der).map_err(|e| KeyError::Malformed(e.to_string()))?;
+        PublicKey::from_rsa(key)
     }
 
     /// Loads a DER SubjectPublicKeyInfo.

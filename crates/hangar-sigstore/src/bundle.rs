@@ -16,7 +16,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::cert::Leaf;
 use crate::rekor::{self, LogEntry, Signer};
-use crate::trust::TrustedRoot;
+use crate::trust::{RawJson, TrustedRoot};
 use crate::{ChainCache, KeylessError, KeylessPolicy, chain_and_sct_cached};
 
 const MEDIA_TYPES: &[(&str, u8)] = &[
@@ -119,12 +119,6 @@ struct ChainJson {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawJson {
-    raw_bytes: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct MessageSignatureJson {
     #[serde(default)]
     message_digest: Option<DigestJson>,
@@ -173,18 +167,6 @@ fn signature_bytes(b: &BundleJson) -> Result<Vec<u8>, KeylessError> {
         }
     };
     b64(sig, "the signature").map_err(|e| KeylessError::Signature(e.to_string()))
-}
-
-/// DSSE's pre-authentication encoding.
-fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "DSSEv1 {} {payload_type} {} ",
-        payload_type.len(),
-        payload.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(payload);
-    out
 }
 
 /// Verifies a Sigstore bundle (JSON bytes) over `artifact` with `root` and `signer`, in
@@ -353,7 +335,7 @@ pub fn verify_bundle(
                 )));
             };
             let sig = b64(&one.sig, "the DSSE signature")?;
-            let pae_bytes = pae(&env.payload_type, &payload);
+            let pae_bytes = hangar_signature::dsse_pae(&env.payload_type, &payload);
             if entry.body["kind"] == "hashedrekord" && entry.body["apiVersion"] == "0.0.2" {
                 // Rekor v2 logs a DSSE envelope as a hashedrekord over its PAE.
                 let binding = rekor::Binding {
@@ -595,30 +577,36 @@ fn check_hashedrekord_v002(entry: &LogEntry, b: &rekor::Binding<'_>) -> Result<(
     Ok(())
 }
 
-/// A `dsse` body (0.0.1, or 0.0.2 for Rekor v2) names this envelope's payload hash and this
-/// signature by this signer.
+/// A `dsse` body (0.0.1, or 0.0.2 for Rekor v2) or an `intoto` 0.0.2 body names this
+/// envelope's payload hash and this signature by this signer.
 fn check_dsse_binding(
     entry: &LogEntry,
     payload: &[u8],
     sig: &[u8],
     signer: &Signer<'_>,
 ) -> Result<(), KeylessError> {
+    use serde_json::Value;
     let bad = KeylessError::Binding;
-    if entry.body["kind"] == "intoto" && entry.body["apiVersion"] == "0.0.2" {
+    let another_payload = || bad("the transparency log entry names another DSSE payload".into());
+    let (kind, version) = (&entry.body["kind"], &entry.body["apiVersion"]);
+    let hex_sha256 = |h: &Value| {
+        h["algorithm"] == "sha256" && h["value"] == rekor::hex(&Sha256::digest(payload)).as_str()
+    };
+    let b64 = |v: &Value| v.as_str().and_then(rekor::b64);
+    let pem_signer =
+        |v: &Value| b64(v).is_some_and(|pem| rekor::check_signer(&pem, signer).is_ok());
+    let any = |list: &Value, ours: &dyn Fn(&Value) -> bool| {
+        list.as_array().is_some_and(|a| a.iter().any(ours))
+    };
+    let ours = if kind == "intoto" && version == "0.0.2" {
         // intoto 0.0.2 keeps the envelope with its payload and signatures base64-encoded
         // once more than DSSE does.
         let content = &entry.body["spec"]["content"];
-        let want = rekor::hex(&Sha256::digest(payload));
-        if content["payloadHash"]["algorithm"] != "sha256"
-            || content["payloadHash"]["value"] != want.as_str()
-        {
-            return Err(bad(
-                "the transparency log entry names another DSSE payload".into()
-            ));
+        if !hex_sha256(&content["payloadHash"]) {
+            return Err(another_payload());
         }
-        let twice = |v: &serde_json::Value| {
-            v.as_str()
-                .and_then(rekor::b64)
+        let twice = |v: &Value| {
+            b64(v)
                 .and_then(|b| String::from_utf8(b).ok())
                 .and_then(|s| rekor::b64(&s))
         };
@@ -627,77 +615,32 @@ fn check_dsse_binding(
                 "the transparency log entry holds another DSSE payload".into()
             ));
         }
-        let ours = content["envelope"]["signatures"]
-            .as_array()
-            .map(|a| a.as_slice())
-            .unwrap_or_default()
-            .iter()
-            .any(|s| {
-                twice(&s["sig"]).as_deref() == Some(sig)
-                    && s["publicKey"]
-                        .as_str()
-                        .and_then(rekor::b64)
-                        .is_some_and(|pem| rekor::check_signer(&pem, signer).is_ok())
-            });
-        if !ours {
-            return Err(bad(
-                "the transparency log entry names another DSSE signature or signer".into(),
-            ));
-        }
-        return Ok(());
-    }
-    if entry.body["apiVersion"] == "0.0.2" {
+        any(&content["envelope"]["signatures"], &|s| {
+            twice(&s["sig"]).as_deref() == Some(sig) && pem_signer(&s["publicKey"])
+        })
+    } else if kind != "dsse" {
+        return Err(bad(format!(
+            "a DSSE bundle's entry must be of kind dsse, not {kind}"
+        )));
+    } else if version == "0.0.2" {
         let spec = &entry.body["spec"]["dsseV002"];
         let hash = &spec["payloadHash"];
         let want: [u8; 32] = Sha256::digest(payload).into();
-        if hash["algorithm"] != "SHA2_256"
-            || hash["digest"].as_str().and_then(rekor::b64).as_deref() != Some(&want[..])
-        {
-            return Err(bad(
-                "the transparency log entry names another DSSE payload".into()
-            ));
+        if hash["algorithm"] != "SHA2_256" || b64(&hash["digest"]).as_deref() != Some(&want[..]) {
+            return Err(another_payload());
         }
-        let ours = spec["signatures"]
-            .as_array()
-            .map(|a| a.as_slice())
-            .unwrap_or_default()
-            .iter()
-            .any(|s| {
-                s["content"].as_str().and_then(rekor::b64).as_deref() == Some(sig)
-                    && verifier_is(&s["verifier"], signer)
-            });
-        if !ours {
-            return Err(bad(
-                "the transparency log entry names another DSSE signature or signer".into(),
-            ));
+        any(&spec["signatures"], &|s| {
+            b64(&s["content"]).as_deref() == Some(sig) && verifier_is(&s["verifier"], signer)
+        })
+    } else {
+        let spec = &entry.body["spec"];
+        if !hex_sha256(&spec["payloadHash"]) {
+            return Err(another_payload());
         }
-        return Ok(());
-    }
-    let spec = &entry.body["spec"];
-    if entry.body["kind"] != "dsse" {
-        return Err(bad(format!(
-            "a DSSE bundle's entry must be of kind dsse, not {}",
-            entry.body["kind"]
-        )));
-    }
-    let want = rekor::hex(&Sha256::digest(payload));
-    if spec["payloadHash"]["algorithm"] != "sha256" || spec["payloadHash"]["value"] != want.as_str()
-    {
-        return Err(bad(
-            "the transparency log entry names another DSSE payload".into()
-        ));
-    }
-    let signatures = spec["signatures"]
-        .as_array()
-        .map(|a| a.as_slice())
-        .unwrap_or_default();
-    let ours = signatures.iter().any(|s| {
-        s["signature"].as_str().and_then(rekor::b64).as_deref() == Some(sig)
-            && s["verifier"]
-                .as_str()
-                .and_then(rekor::b64)
-                .is_some_and(|pem| rekor::check_signer(&pem, signer).is_ok())
-    });
+        any(&spec["signatures"], &|s| {
+            b64(&s["signature"]).as_deref() == Some(sig) && pem_signer(&s["verifier"])
+        })
+    };
     if !ours {
         return Err(bad(
             "the transparency log entry names another DSSE signature or signer".into(),

@@ -25,18 +25,6 @@ pub(crate) fn pem_blocks(pem: &[u8], label: &str) -> Result<Vec<Vec<u8>>, String
     Ok(out)
 }
 
-/// `der` as a PEM block labelled `label`.
-pub(crate) fn pem(label: &str, der: &[u8]) -> String {
-    let body = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in body.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
-}
-
 /// One TLV: tag byte, header length, content length.
 pub(crate) struct Tlv {
     pub(crate) tag: u8,

@@ -144,10 +144,11 @@ struct CertChainJson {
     certificates: Vec<RawJson>,
 }
 
+/// protobuf-specs' `bytes` wrappers (`{"rawBytes": "<base64>"}`), in trusted roots and bundles.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawJson {
-    raw_bytes: String,
+pub(crate) struct RawJson {
+    pub(crate) raw_bytes: String,
 }
 
 #[derive(Deserialize)]
@@ -216,7 +217,7 @@ impl TrustedRoot {
                     let details = l.public_key.key_details.as_deref().unwrap_or_default();
                     // PKCS1_RSA_* keys are a bare RSAPublicKey; every other type is PKIX.
                     let parsed = if details.starts_with("PKCS1_RSA_") {
-                        PublicKey::from_pem(crate::der::pem("RSA PUBLIC KEY", &der).as_bytes())
+                        PublicKey::from_pkcs1_der(&der)
                     } else {
                         PublicKey::from_spki_der(&der)
                     };
