@@ -411,7 +411,7 @@ fn verify_tlog_entry(
     match (kind, kind_version) {
         ("hashedrekord" | "dsse", "0.0.1" | "0.0.2") | ("intoto", "0.0.2") => {}
         (k, v) => {
-            return Err(err(format!(
+            return Err(KeylessError::UnsupportedEntry(format!(
                 "{k} {v} entries cannot be verified yet: refused"
             )));
         }
@@ -425,9 +425,14 @@ fn verify_tlog_entry(
     let (entry, set_verified) = match set {
         Some(set) => {
             let set = rekor::b64(set).ok_or_else(|| err("the SET is not base64".into()))?;
-            let e =
-                rekor::verify_set_fields(root, body_b64, integrated_time, log_index, &log_id, &set)
-                    .map_err(err)?;
+            let e = rekor::verify_set_fields(
+                root,
+                body_b64,
+                integrated_time,
+                log_index,
+                &log_id,
+                &set,
+            )?;
             (e, true)
         }
         None if version < 2 => {
@@ -436,7 +441,7 @@ fn verify_tlog_entry(
         None if has_timestamps => {
             // The entry is proven by its inclusion proof below; the time comes from the
             // timestamps, not from the unsigned integrated time.
-            rekor::known_log_any_time(root, &log_id).map_err(err)?;
+            rekor::known_log_any_time(root, &log_id)?;
             (
                 rekor::entry(root, body_b64, integrated_time, log_index, &log_id).map_err(err)?,
                 false,
@@ -479,9 +484,9 @@ fn verify_inclusion(
 ) -> Result<(), KeylessError> {
     let err = KeylessError::Tlog;
     let log = if time_verified {
-        rekor::known_log(root, log_id, time).map_err(err)?
+        rekor::known_log(root, log_id, time)?
     } else {
-        rekor::known_log_any_time(root, log_id).map_err(err)?
+        rekor::known_log_any_time(root, log_id)?
     };
     let index = int(&p["logIndex"], "the inclusion proof's logIndex")?;
     let size = int(&p["treeSize"], "the inclusion proof's treeSize")?;

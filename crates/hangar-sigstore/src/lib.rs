@@ -110,6 +110,12 @@ pub enum KeylessError {
     /// The transparency-log entry (SET) does not verify.
     #[error("transparency log: {0}")]
     Tlog(String),
+    /// The entry (or its SET) is from a log the trust material does not name.
+    #[error("transparency log: {0}")]
+    UnknownLog(String),
+    /// An entry of a kind or version this version cannot verify.
+    #[error("transparency log: {0}")]
+    UnsupportedEntry(String),
     /// The certificate path.
     #[error("certificate chain: {0}")]
     Chain(ChainError),
@@ -189,10 +195,7 @@ pub fn verify_cosign(
         // containers/image's pki: no log; the path at the current time.
         Some(now) => (None, vec![now], Vec::new()),
         None => {
-            let entry = sig
-                .bundle
-                .map(|b| rekor::verify_set(b, root).map_err(KeylessError::Tlog))
-                .transpose()?;
+            let entry = sig.bundle.map(|b| rekor::verify_set(b, root)).transpose()?;
             let timestamps = match sig.rfc3161_timestamp {
                 Some(annotation) => vec![cosign_timestamp(annotation, sig.signature, root)?],
                 None => Vec::new(),
@@ -342,7 +345,7 @@ pub fn verify_key_tlog(
     signature: &[u8],
     key_spki: &[u8],
 ) -> Result<LogEntry, KeylessError> {
-    let entry = rekor::verify_set(bundle, root).map_err(KeylessError::Tlog)?;
+    let entry = rekor::verify_set(bundle, root)?;
     rekor::check_binding(
         &entry,
         &rekor::Binding {

@@ -5,6 +5,7 @@
 use base64::Engine as _;
 use serde::Deserialize;
 
+use crate::KeylessError;
 use crate::trust::TrustedRoot;
 
 /// The verified facts of a log entry.
@@ -49,11 +50,13 @@ pub(crate) fn hex(b: &[u8]) -> String {
 
 /// Verifies the SET of a cosign `dev.sigstore.cosign/bundle` annotation: the log is known
 /// by its ID, its key was valid at the integrated time, and it signed exactly these fields.
-pub(crate) fn verify_set(annotation: &str, root: &TrustedRoot) -> Result<LogEntry, String> {
+pub(crate) fn verify_set(annotation: &str, root: &TrustedRoot) -> Result<LogEntry, KeylessError> {
+    let tlog = |m: &str| KeylessError::Tlog(m.to_owned());
     let b: CosignBundle = serde_json::from_str(annotation)
-        .map_err(|e| format!("the Rekor bundle annotation is malformed: {e}"))?;
-    let log_id = parse_hex(&b.payload.log_id).ok_or("the Rekor bundle's logID is not hex")?;
-    let set = b64(&b.signed_entry_timestamp).ok_or("the SET is not base64")?;
+        .map_err(|e| tlog(&format!("the Rekor bundle annotation is malformed: {e}")))?;
+    let log_id =
+        parse_hex(&b.payload.log_id).ok_or_else(|| tlog("the Rekor bundle's logID is not hex"))?;
+    let set = b64(&b.signed_entry_timestamp).ok_or_else(|| tlog("the SET is not base64"))?;
     verify_set_fields(
         root,
         &b.payload.body,
@@ -73,10 +76,12 @@ pub(crate) fn verify_set_fields(
     log_index: i64,
     log_id: &[u8],
     set: &[u8],
-) -> Result<LogEntry, String> {
+) -> Result<LogEntry, KeylessError> {
     let log = known_log(root, log_id, integrated_time)?;
     if log_index < 0 {
-        return Err(format!("the entry's log index {log_index} is negative"));
+        return Err(KeylessError::Tlog(format!(
+            "the entry's log index {log_index} is negative"
+        )));
     }
     // Canonical JSON (RFC 8785): keys sorted, no whitespace; the body is a string.
     let canonical = format!(
@@ -84,10 +89,13 @@ pub(crate) fn verify_set_fields(
         serde_json::Value::String(body_b64.to_owned()),
         hex(log_id),
     );
-    log.key
-        .verify_raw(canonical.as_bytes(), set)
-        .map_err(|_| format!("the SET does not verify with transparency log {}", log.name))?;
-    entry(root, body_b64, integrated_time, log_index, log_id)
+    log.key.verify_raw(canonical.as_bytes(), set).map_err(|_| {
+        KeylessError::Tlog(format!(
+            "the SET does not verify with transparency log {}",
+            log.name
+        ))
+    })?;
+    entry(root, body_b64, integrated_time, log_index, log_id).map_err(KeylessError::Tlog)
 }
 
 /// The log of `root` with `log_id`, if its key was valid at `time`.
@@ -95,19 +103,19 @@ pub(crate) fn known_log<'r>(
     root: &'r TrustedRoot,
     log_id: &[u8],
     time: i64,
-) -> Result<&'r crate::trust::LogKey, String> {
+) -> Result<&'r crate::trust::LogKey, KeylessError> {
     let log = root.tlog(log_id).ok_or_else(|| {
-        format!(
+        KeylessError::UnknownLog(format!(
             "the SET is from an unknown transparency log ({})",
             hex(log_id)
-        )
+        ))
     })?;
     if !log.valid_for.contains(time) {
-        return Err(format!(
+        return Err(KeylessError::Tlog(format!(
             "the transparency log key ({}) was not valid at the entry's integrated time {}",
             log.name,
             crate::time::format_rfc3339(time)
-        ));
+        )));
     }
     Ok(log)
 }
@@ -117,12 +125,12 @@ pub(crate) fn known_log<'r>(
 pub(crate) fn known_log_any_time<'r>(
     root: &'r TrustedRoot,
     log_id: &[u8],
-) -> Result<&'r crate::trust::LogKey, String> {
+) -> Result<&'r crate::trust::LogKey, KeylessError> {
     root.tlog(log_id).ok_or_else(|| {
-        format!(
+        KeylessError::UnknownLog(format!(
             "the entry is from an unknown transparency log ({})",
             hex(log_id)
-        )
+        ))
     })
 }
 

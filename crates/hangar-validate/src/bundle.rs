@@ -180,11 +180,10 @@ fn check_one(
                 Err(e) if trust.require_tlog => {
                     return Err(invalid(format!("transparency log entry refused: {e}")));
                 }
-                Err(hangar_sigstore::KeylessError::Tlog(why))
-                    if why.contains("unknown transparency log") || why.contains("cannot be") =>
-                {
-                    None
-                }
+                Err(
+                    hangar_sigstore::KeylessError::UnknownLog(_)
+                    | hangar_sigstore::KeylessError::UnsupportedEntry(_),
+                ) => None,
                 Err(hangar_sigstore::KeylessError::SigningTime(_)) => None,
                 Err(e) => return Err(invalid(format!("transparency log entry refused: {e}"))),
             }
